@@ -1,0 +1,451 @@
+//! One key and its value in a single allocation behind a thin pointer.
+//!
+//! A lock server holds millions of small keys (`lock:<id>` → 20-byte token), so the per-key
+//! footprint matters more than anything else in the keyspace. An [`Entry`] is one pointer (8
+//! bytes in the hash table) to a block laid out as:
+//!
+//! ```text
+//! +-----------+-------+---------+---------+---------+-----------+-------------------+
+//! | expire_at | timer | meta    | key_len | val_len | key bytes | value bytes       |
+//! | u64       | u32   | u32 *   | u32     | u32     |           | (or i64 / pointer)|
+//! +-----------+-------+---------+---------+---------+-----------+-------------------+
+//!   * meta = kind (8 bits) | LRU clock (24 bits), updated atomically on reads
+//! ```
+//!
+//! A lock key costs one 56-byte block plus its table slot. Values are immutable in place; a
+//! command that changes a value builds a new entry, except for [`Kind::HeapStr`], a `Vec<u8>` that
+//! APPEND and SETRANGE grow in place (Redis reports these as `raw`).
+//!
+//! All `unsafe` in the keyspace lives in this module. Invariants:
+//! * the block was allocated with [`Entry::layout`] for its `key_len`/`val_len` and is freed once,
+//!   by `Drop`;
+//! * for pointer kinds, the value bytes hold a pointer from `Box::into_raw` owned by the entry;
+//! * only `meta` is written through a shared reference (atomically); every other write needs
+//!   `&mut Entry`.
+
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// `expire_at` of a key without a TTL.
+pub const NO_EXPIRE: u64 = u64::MAX;
+/// `timer` of a key without a wheel timer.
+pub const NO_TIMER: u32 = u32::MAX;
+/// Largest integer-looking value stored as an integer (Redis: 20 bytes, `string2ll` rules).
+const INT_MAX_LEN: usize = 20;
+/// Redis reports strings up to this length as `embstr`, longer ones as `raw`.
+pub const EMBSTR_MAX: usize = 44;
+/// Mask of the 24-bit LRU clock in `meta`.
+pub const LRU_MASK: u32 = (1 << 24) - 1;
+
+/// The representation of a value, which also decides `TYPE` and `OBJECT ENCODING`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// A string stored inline after the key.
+    Str = 0,
+    /// A string that looked like a 64-bit integer, stored as one.
+    Int = 1,
+    /// A string in its own growable buffer (after APPEND/SETRANGE).
+    HeapStr = 2,
+}
+
+impl Kind {
+    fn from_u8(k: u8) -> Kind {
+        match k {
+            1 => Kind::Int,
+            2 => Kind::HeapStr,
+            _ => Kind::Str,
+        }
+    }
+
+    /// Whether the value bytes hold an owned pointer.
+    fn is_pointer(self) -> bool {
+        matches!(self, Kind::HeapStr)
+    }
+}
+
+/// The Redis data type of a value, as `TYPE` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Type {
+    /// `string`.
+    String,
+}
+
+impl Type {
+    /// The name `TYPE` replies with.
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::String => "string",
+        }
+    }
+}
+
+/// A borrowed view of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// String bytes.
+    Str(&'a [u8]),
+    /// An integer-encoded string.
+    Int(i64),
+}
+
+impl Value<'_> {
+    /// Length of the string form (STRLEN).
+    pub fn str_len(&self) -> usize {
+        match self {
+            Value::Str(b) => b.len(),
+            Value::Int(i) => itoa::Buffer::new().format(*i).len(),
+        }
+    }
+
+    /// Appends the string form to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Str(b) => out.extend_from_slice(b),
+            Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        }
+    }
+
+    /// The string form as an owned vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.str_len());
+        self.write_to(&mut v);
+        v
+    }
+}
+
+/// What a new entry holds, before the representation is chosen.
+pub enum NewValue<'a> {
+    /// String bytes: stored as an integer when they look like one (Redis' `int` encoding),
+    /// otherwise inline.
+    Str(&'a [u8]),
+    /// String bytes stored inline as they are, never as an integer (INCRBYFLOAT results).
+    Exact(&'a [u8]),
+    /// An integer.
+    Int(i64),
+    /// A growable string buffer (`raw`).
+    Raw(Vec<u8>),
+}
+
+#[repr(C)]
+struct Header {
+    expire_at: u64,
+    timer: u32,
+    meta: AtomicU32,
+    key_len: u32,
+    val_len: u32,
+}
+
+const HEADER: usize = std::mem::size_of::<Header>();
+
+/// A key and its value. See the module documentation for the layout.
+pub struct Entry {
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: an Entry owns its block exclusively (like a Box). Shared references only read, except
+// `meta`, which is atomic, so sharing across threads is sound.
+unsafe impl Send for Entry {}
+// SAFETY: see above.
+unsafe impl Sync for Entry {}
+
+impl Entry {
+    fn layout(key_len: usize, val_len: usize) -> Layout {
+        // The sizes come from in-memory slices, so they cannot overflow isize in practice; an
+        // impossible size is an allocation failure, not a panic on client input.
+        Layout::from_size_align(HEADER + key_len + val_len, 8)
+            .unwrap_or_else(|_| handle_alloc_error(Layout::new::<Header>()))
+    }
+
+    /// Allocates an entry and copies `key` and `val` into it.
+    fn alloc(key: &[u8], kind: Kind, val: &[u8], lru: u32) -> Entry {
+        assert!(key.len() <= u32::MAX as usize && val.len() <= u32::MAX as usize, "key or value above 4 GiB");
+        let layout = Self::layout(key.len(), val.len());
+        // SAFETY: the layout has a non-zero size (the header).
+        let raw = unsafe { alloc(layout) };
+        let Some(ptr) = NonNull::new(raw.cast::<Header>()) else { handle_alloc_error(layout) };
+        // SAFETY: `raw` is a fresh block of `layout.size()` bytes aligned for Header; the header
+        // and both byte ranges lie within it and do not overlap the sources.
+        unsafe {
+            ptr.as_ptr().write(Header {
+                expire_at: NO_EXPIRE,
+                timer: NO_TIMER,
+                meta: AtomicU32::new((u32::from(kind as u8) << 24) | (lru & LRU_MASK)),
+                key_len: key.len() as u32,
+                val_len: val.len() as u32,
+            });
+            let body = raw.add(HEADER);
+            std::ptr::copy_nonoverlapping(key.as_ptr(), body, key.len());
+            std::ptr::copy_nonoverlapping(val.as_ptr(), body.add(key.len()), val.len());
+        }
+        Entry { ptr }
+    }
+
+    /// Builds an entry for `key` holding `value`; `lru` is the current LRU clock.
+    pub fn new(key: &[u8], value: NewValue<'_>, lru: u32) -> Entry {
+        match value {
+            NewValue::Str(s) => {
+                if s.len() <= INT_MAX_LEN {
+                    if let Some(i) = tumbler_proto::num::parse_i64(s) {
+                        return Self::alloc(key, Kind::Int, &i.to_le_bytes(), lru);
+                    }
+                }
+                Self::alloc(key, Kind::Str, s, lru)
+            }
+            NewValue::Exact(s) => Self::alloc(key, Kind::Str, s, lru),
+            NewValue::Int(i) => Self::alloc(key, Kind::Int, &i.to_le_bytes(), lru),
+            NewValue::Raw(v) => {
+                let p = Box::into_raw(Box::new(v)) as usize;
+                Self::alloc(key, Kind::HeapStr, &p.to_le_bytes(), lru)
+            }
+        }
+    }
+
+    #[inline]
+    fn header(&self) -> &Header {
+        // SAFETY: ptr points to a live, initialized header (module invariant).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    #[inline]
+    fn header_mut(&mut self) -> &mut Header {
+        // SAFETY: as above, and `&mut self` gives exclusive access.
+        unsafe { self.ptr.as_mut() }
+    }
+
+    #[inline]
+    fn body(&self) -> *const u8 {
+        // SAFETY: the body starts right after the header inside the same block.
+        unsafe { self.ptr.as_ptr().cast::<u8>().add(HEADER) }
+    }
+
+    /// The key.
+    #[inline]
+    pub fn key(&self) -> &[u8] {
+        let h = self.header();
+        // SAFETY: key_len bytes of key follow the header (module invariant).
+        unsafe { std::slice::from_raw_parts(self.body(), h.key_len as usize) }
+    }
+
+    #[inline]
+    fn val_bytes(&self) -> &[u8] {
+        let h = self.header();
+        // SAFETY: val_len value bytes follow the key.
+        unsafe { std::slice::from_raw_parts(self.body().add(h.key_len as usize), h.val_len as usize) }
+    }
+
+    #[inline]
+    fn pointer(&self) -> usize {
+        let mut b = [0u8; std::mem::size_of::<usize>()];
+        b.copy_from_slice(&self.val_bytes()[..std::mem::size_of::<usize>()]);
+        usize::from_le_bytes(b)
+    }
+
+    /// The representation.
+    #[inline]
+    pub fn kind(&self) -> Kind {
+        Kind::from_u8((self.header().meta.load(Ordering::Relaxed) >> 24) as u8)
+    }
+
+    /// The Redis type.
+    #[inline]
+    pub fn value_type(&self) -> Type {
+        Type::String
+    }
+
+    /// `OBJECT ENCODING`'s answer.
+    pub fn encoding(&self) -> &'static str {
+        match self.kind() {
+            Kind::Int => "int",
+            Kind::Str if self.val_bytes().len() <= EMBSTR_MAX => "embstr",
+            Kind::Str | Kind::HeapStr => "raw",
+        }
+    }
+
+    /// The value, if it is a string (every kind so far).
+    #[inline]
+    pub fn value(&self) -> Value<'_> {
+        match self.kind() {
+            Kind::Str => Value::Str(self.val_bytes()),
+            Kind::Int => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&self.val_bytes()[..8]);
+                Value::Int(i64::from_le_bytes(b))
+            }
+            Kind::HeapStr => Value::Str(self.heap_str()),
+        }
+    }
+
+    fn heap_str(&self) -> &Vec<u8> {
+        // SAFETY: for HeapStr the value bytes hold a live Box<Vec<u8>> pointer owned by us.
+        unsafe { &*(self.pointer() as *const Vec<u8>) }
+    }
+
+    /// The growable buffer of a `HeapStr` entry.
+    pub fn heap_str_mut(&mut self) -> Option<&mut Vec<u8>> {
+        if self.kind() != Kind::HeapStr {
+            return None;
+        }
+        // SAFETY: as in `heap_str`, and `&mut self` gives exclusive access to the Vec.
+        Some(unsafe { &mut *(self.pointer() as *mut Vec<u8>) })
+    }
+
+    /// Monotonic deadline in ms, or [`NO_EXPIRE`].
+    #[inline]
+    pub fn expire_at(&self) -> u64 {
+        self.header().expire_at
+    }
+
+    /// True when the key has a TTL and `now` is past it. Like Redis, a key is still alive at
+    /// exactly its deadline.
+    #[inline]
+    pub fn is_expired(&self, now: u64) -> bool {
+        let at = self.header().expire_at;
+        at != NO_EXPIRE && now > at
+    }
+
+    /// Sets the deadline field (the keyspace keeps the wheel in step).
+    #[inline]
+    pub(crate) fn set_expire_at(&mut self, at: u64) {
+        self.header_mut().expire_at = at;
+    }
+
+    /// The wheel timer, or [`NO_TIMER`].
+    #[inline]
+    pub(crate) fn timer(&self) -> u32 {
+        self.header().timer
+    }
+
+    #[inline]
+    pub(crate) fn set_timer(&mut self, t: u32) {
+        self.header_mut().timer = t;
+    }
+
+    /// Records an access at LRU clock `lru`. Writes only when the clock moved, so concurrent
+    /// readers of a hot key do not keep dirtying its cache line.
+    #[inline]
+    pub fn touch(&self, lru: u32) {
+        let m = &self.header().meta;
+        let cur = m.load(Ordering::Relaxed);
+        let want = (cur & !LRU_MASK) | (lru & LRU_MASK);
+        if cur != want {
+            m.store(want, Ordering::Relaxed);
+        }
+    }
+
+    /// The LRU clock of the last access.
+    pub fn lru(&self) -> u32 {
+        self.header().meta.load(Ordering::Relaxed) & LRU_MASK
+    }
+
+    /// Bytes this entry occupies on the heap (block plus owned buffers), for memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        let h = self.header();
+        let block = HEADER + h.key_len as usize + h.val_len as usize;
+        let extra = match self.kind() {
+            Kind::HeapStr => std::mem::size_of::<Vec<u8>>() + self.heap_str().capacity(),
+            _ => 0,
+        };
+        block + extra
+    }
+
+    /// A copy of this entry under another key (COPY, RENAME), without TTL or timer.
+    pub fn clone_as(&self, key: &[u8], lru: u32) -> Entry {
+        match self.value() {
+            _ if self.kind() == Kind::HeapStr => Entry::new(key, NewValue::Raw(self.heap_str().clone()), lru),
+            Value::Int(i) => Entry::new(key, NewValue::Int(i), lru),
+            Value::Str(s) => Entry::new(key, NewValue::Exact(s), lru),
+        }
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let (kind, key_len, val_len) = {
+            let h = self.header();
+            (self.kind(), h.key_len as usize, h.val_len as usize)
+        };
+        if kind.is_pointer() {
+            let p = self.pointer();
+            // SAFETY: the pointer came from Box::into_raw of the type this kind stands for and is
+            // dropped exactly once, here.
+            unsafe {
+                match kind {
+                    Kind::HeapStr => drop(Box::from_raw(p as *mut Vec<u8>)),
+                    Kind::Str | Kind::Int => {}
+                }
+            }
+        }
+        // SAFETY: the block was allocated with this exact layout and is freed once.
+        unsafe { dealloc(self.ptr.as_ptr().cast::<u8>(), Self::layout(key_len, val_len)) }
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &String::from_utf8_lossy(self.key()))
+            .field("kind", &self.kind())
+            .field("expire_at", &self.expire_at())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_compact() {
+        assert_eq!(HEADER, 24);
+        assert_eq!(std::mem::size_of::<Entry>(), 8);
+        assert_eq!(std::mem::size_of::<Option<Entry>>(), 8);
+    }
+
+    #[test]
+    fn strings_and_ints() {
+        let e = Entry::new(b"lock:1", NewValue::Str(b"\x00\xfftoken"), 5);
+        assert_eq!(e.key(), b"lock:1");
+        assert_eq!(e.value(), Value::Str(b"\x00\xfftoken"));
+        assert_eq!(e.encoding(), "embstr");
+        assert_eq!(e.lru(), 5);
+        let i = Entry::new(b"n", NewValue::Str(b"-42"), 0);
+        assert_eq!(i.value(), Value::Int(-42));
+        assert_eq!(i.encoding(), "int");
+        assert_eq!(i.value().to_vec(), b"-42");
+        for not_int in [&b"012"[..], b"+1", b"-0", b" 1", b"9223372036854775808"] {
+            assert_eq!(Entry::new(b"n", NewValue::Str(not_int), 0).kind(), Kind::Str);
+        }
+        let long = vec![b'x'; 45];
+        assert_eq!(Entry::new(b"k", NewValue::Str(&long), 0).encoding(), "raw");
+        assert_eq!(Entry::new(b"k", NewValue::Exact(b"4"), 0).encoding(), "embstr");
+        assert_eq!(Entry::new(b"", NewValue::Str(b""), 0).value(), Value::Str(b""));
+    }
+
+    #[test]
+    fn heap_strings_grow_in_place() {
+        let mut e = Entry::new(b"k", NewValue::Raw(b"ab".to_vec()), 0);
+        e.heap_str_mut().expect("heap").extend_from_slice(b"cd");
+        assert_eq!(e.value(), Value::Str(b"abcd"));
+        assert_eq!(e.encoding(), "raw");
+        let c = e.clone_as(b"k2", 0);
+        drop(e);
+        assert_eq!(c.value(), Value::Str(b"abcd"));
+        assert_eq!(c.key(), b"k2");
+    }
+
+    #[test]
+    fn expiry_fields() {
+        let mut e = Entry::new(b"k", NewValue::Str(b"v"), 0);
+        assert!(!e.is_expired(u64::MAX - 1));
+        e.set_expire_at(100);
+        assert!(!e.is_expired(100));
+        assert!(e.is_expired(101));
+        e.set_timer(7);
+        assert_eq!(e.timer(), 7);
+        e.touch(9);
+        assert_eq!(e.lru(), 9);
+        assert_eq!(e.kind(), Kind::Str);
+    }
+}

@@ -1,0 +1,645 @@
+//! The in-memory keyspace: databases split into shards, each a hash table and a timing wheel
+//! under one `RwLock`.
+//!
+//! * Lookups check deadlines exactly (lazy expiry), so no command ever sees an expired key,
+//!   whatever the background reclamation is doing.
+//! * The wheel reclaims memory: [`Keyspace::reclaim`] is called by the expiry thread, which
+//!   [`Keyspace::wait_for_due`] wakes when a new earliest deadline appears.
+//! * Multi-key operations lock the shards they touch in ascending (database, shard) order, so
+//!   they are atomic and deadlock-free; whole-keyspace operations take every shard.
+//!
+//! Time is passed in (monotonic milliseconds): the keyspace never reads a clock, which keeps it
+//! deterministic under test.
+
+pub mod entry;
+pub mod gate;
+mod shard;
+pub mod stats;
+
+pub use entry::{Entry, Kind, NewValue, Type, Value, NO_EXPIRE};
+pub use gate::Gate;
+pub use shard::Shard;
+pub use stats::KeyspaceStats;
+
+use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Shards per database. Must be a power of two no larger than 64 (shard sets are `u64` masks).
+pub const SHARDS: usize = 64;
+
+static HASHER: OnceLock<foldhash::fast::RandomState> = OnceLock::new();
+
+/// The process-wide keyed hash of a key (seeded at random, so clients cannot aim for collisions).
+#[inline]
+pub fn hash_key(key: &[u8]) -> u64 {
+    HASHER.get_or_init(foldhash::fast::RandomState::default).hash_one(key)
+}
+
+/// The shard a hash belongs to: bits just below the top 7, which hashbrown uses for its tags,
+/// and far above the bits that pick a bucket.
+#[inline]
+fn shard_of(hash: u64) -> usize {
+    ((hash >> 51) as usize) & (SHARDS - 1)
+}
+
+/// The LRU clock (seconds, 24 bits) for a monotonic time in ms.
+#[inline]
+pub fn lru_clock(now_ms: u64) -> u32 {
+    ((now_ms / 1000) as u32) & entry::LRU_MASK
+}
+
+#[repr(align(128))]
+struct ShardSlot {
+    lock: RwLock<Shard>,
+    /// Lower bound of the shard's next timer, readable without the lock.
+    next_due: AtomicU64,
+}
+
+struct Db {
+    shards: Box<[ShardSlot]>,
+}
+
+impl Db {
+    fn new() -> Self {
+        Db {
+            shards: (0..SHARDS)
+                .map(|_| ShardSlot { lock: RwLock::new(Shard::default()), next_due: AtomicU64::new(u64::MAX) })
+                .collect(),
+        }
+    }
+}
+
+/// A key with its database and precomputed hash.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRef<'a> {
+    /// Database index.
+    pub db: usize,
+    /// The key bytes.
+    pub key: &'a [u8],
+    hash: u64,
+}
+
+impl KeyRef<'_> {
+    #[inline]
+    fn shard(&self) -> usize {
+        shard_of(self.hash)
+    }
+}
+
+/// What a write does to the key's TTL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// Remove any TTL (a plain SET).
+    Clear,
+    /// Keep the existing TTL (KEEPTTL, INCR, APPEND…).
+    Keep,
+    /// Expire at this monotonic millisecond.
+    At(u64),
+}
+
+/// Wake-up channel between writers and the expiry thread.
+#[derive(Default)]
+struct Wakeup {
+    /// The time the expiry thread plans to wake at.
+    planned: AtomicU64,
+    notified: Mutex<bool>,
+    cv: Condvar,
+}
+
+/// The whole keyspace: `databases` databases of [`SHARDS`] shards.
+pub struct Keyspace {
+    dbs: Box<[Db]>,
+    /// Expiry statistics.
+    pub stats: KeyspaceStats,
+    wakeup: Wakeup,
+}
+
+/// Exclusive access to one key (its shard is write-locked), with expired data already purged.
+pub struct KeyEntry<'a> {
+    shard: &'a mut Shard,
+    hash: u64,
+    key: &'a [u8],
+    now: u64,
+}
+
+impl<'a> KeyEntry<'a> {
+    fn new(shard: &'a mut Shard, hash: u64, key: &'a [u8], now: u64, stats: &KeyspaceStats) -> Self {
+        if shard.find(hash, key).is_some_and(|e| e.is_expired(now)) {
+            shard.remove(hash, key);
+            stats.record_expired_on_access();
+        }
+        KeyEntry { shard, hash, key, now }
+    }
+
+    /// The key.
+    pub fn key(&self) -> &[u8] {
+        self.key
+    }
+
+    /// The current time this access runs at.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// The live entry, if any.
+    #[inline]
+    pub fn get(&self) -> Option<&Entry> {
+        self.shard.find(self.hash, self.key)
+    }
+
+    /// True when the key exists.
+    #[inline]
+    pub fn exists(&self) -> bool {
+        self.get().is_some()
+    }
+
+    /// Stores `value` under the key (creating or replacing it) and applies `ttl`. Returns the
+    /// entry it replaced.
+    pub fn set(&mut self, value: NewValue<'_>, ttl: Ttl) -> Option<Entry> {
+        let entry = Entry::new(self.key, value, lru_clock(self.now));
+        if self.shard.find(self.hash, self.key).is_some() {
+            let old = self.shard.replace(self.hash, entry, ttl == Ttl::Keep);
+            if let Ttl::At(at) = ttl {
+                self.shard.set_expire(self.hash, self.key, at);
+            }
+            old
+        } else {
+            let at = match ttl {
+                Ttl::At(at) => at,
+                Ttl::Clear | Ttl::Keep => NO_EXPIRE,
+            };
+            self.shard.insert(self.hash, entry, at);
+            None
+        }
+    }
+
+    /// Stores an already built entry (COPY, RENAME) with deadline `expire_at`.
+    pub fn put(&mut self, entry: Entry, expire_at: u64) -> Option<Entry> {
+        let old = self.shard.remove(self.hash, self.key);
+        self.shard.insert(self.hash, entry, expire_at);
+        old
+    }
+
+    /// Deletes the key, returning its entry.
+    pub fn remove(&mut self) -> Option<Entry> {
+        self.shard.remove(self.hash, self.key)
+    }
+
+    /// Sets the key's deadline; false if the key does not exist.
+    pub fn set_expire(&mut self, at: u64) -> bool {
+        self.shard.set_expire(self.hash, self.key, at)
+    }
+
+    /// Removes the key's TTL; true if it had one.
+    pub fn persist(&mut self) -> bool {
+        match self.get() {
+            Some(e) if e.expire_at() != NO_EXPIRE => self.shard.set_expire(self.hash, self.key, NO_EXPIRE),
+            _ => false,
+        }
+    }
+
+    /// Runs `f` on the key's growable string buffer, converting the value to one first (APPEND,
+    /// SETRANGE). Returns `None` if the key does not exist or is not a string.
+    pub fn with_raw_string<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> Option<R> {
+        let e = self.shard.find(self.hash, self.key)?;
+        if e.value_type() != Type::String {
+            return None;
+        }
+        if e.kind() != Kind::HeapStr {
+            let bytes = e.value().to_vec();
+            let fresh = Entry::new(self.key, NewValue::Raw(bytes), e.lru());
+            self.shard.replace(self.hash, fresh, true);
+        }
+        let e = self.shard.find_mut(self.hash, self.key)?;
+        let before = e.heap_bytes();
+        let out = f(e.heap_str_mut()?);
+        let after = e.heap_bytes();
+        self.shard.resized(before, after);
+        Some(out)
+    }
+}
+
+/// Shards held by a multi-key operation, in lock order.
+pub struct Locked<'k> {
+    ks: &'k Keyspace,
+    now: u64,
+    parts: Vec<Part<'k>>,
+}
+
+struct Part<'k> {
+    db: usize,
+    shard: usize,
+    guard: Guard<'k>,
+}
+
+enum Guard<'k> {
+    Read(RwLockReadGuard<'k, Shard>),
+    Write(RwLockWriteGuard<'k, Shard>),
+}
+
+impl<'k> Locked<'k> {
+    fn part(&self, k: &KeyRef<'_>) -> Option<&Part<'k>> {
+        self.parts.iter().find(|p| p.db == k.db && p.shard == k.shard())
+    }
+
+    /// The live entry for a key this lock covers (`None` if absent, expired, or not covered).
+    pub fn get(&self, k: &KeyRef<'_>) -> Option<&Entry> {
+        let p = self.part(k)?;
+        let shard: &Shard = match &p.guard {
+            Guard::Read(g) => g,
+            Guard::Write(g) => g,
+        };
+        shard.find_live(k.hash, k.key, self.now)
+    }
+
+    /// Write access to a key this lock covers for writing.
+    ///
+    /// # Panics
+    /// If the key was not part of the write lock request: a bug in the caller, never a
+    /// consequence of client input.
+    pub fn entry<'s>(&'s mut self, k: &KeyRef<'s>) -> KeyEntry<'s> {
+        let (ks, now) = (self.ks, self.now);
+        let part =
+            self.parts.iter_mut().find(|p| p.db == k.db && p.shard == k.shard()).expect("key locked by this operation");
+        match &mut part.guard {
+            Guard::Write(g) => KeyEntry::new(g, k.hash, k.key, now, &ks.stats),
+            Guard::Read(_) => panic!("key locked for reading only"),
+        }
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        for p in &self.parts {
+            if let Guard::Write(g) = &p.guard {
+                self.ks.publish_due(&self.ks.dbs[p.db].shards[p.shard], g);
+            }
+        }
+    }
+}
+
+/// A SCAN position: shard, table generation and bucket, packed into Redis' 64-bit cursor.
+fn decode_cursor(c: u64) -> (usize, u32, usize) {
+    ((c >> 58) as usize, ((c >> 48) & 0x3ff) as u32, (c & ((1 << 48) - 1)) as usize)
+}
+
+fn encode_cursor(shard: usize, generation: u32, bucket: usize) -> u64 {
+    ((shard as u64) << 58) | (u64::from(generation & 0x3ff) << 48) | (bucket as u64 & ((1 << 48) - 1))
+}
+
+/// Filters for [`Keyspace::scan`].
+pub struct ScanFilter<'a> {
+    /// MATCH pattern (`None` or `*` for all keys).
+    pub pattern: Option<&'a [u8]>,
+    /// TYPE filter, lower-cased (`None` for all types).
+    pub type_name: Option<&'a [u8]>,
+}
+
+impl ScanFilter<'_> {
+    fn accepts(&self, e: &Entry) -> bool {
+        if let Some(t) = self.type_name {
+            if !e.value_type().name().as_bytes().eq_ignore_ascii_case(t) {
+                return false;
+            }
+        }
+        match self.pattern {
+            None => true,
+            Some(b"*") => true,
+            Some(p) => tumbler_glob::matches(p, e.key()),
+        }
+    }
+}
+
+/// Per-database figures for INFO keyspace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DbInfo {
+    /// Number of keys.
+    pub keys: usize,
+    /// Keys with a TTL.
+    pub expires: usize,
+    /// Average remaining TTL in ms of keys with a TTL (0 when none).
+    pub avg_ttl: u64,
+}
+
+impl Keyspace {
+    /// A keyspace with `databases` empty databases.
+    pub fn new(databases: usize) -> Self {
+        Keyspace {
+            dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
+            stats: KeyspaceStats::default(),
+            wakeup: Wakeup { planned: AtomicU64::new(u64::MAX), ..Default::default() },
+        }
+    }
+
+    /// Number of databases.
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// A key in database `db` (which the caller has range-checked).
+    #[inline]
+    pub fn key<'a>(&self, db: usize, key: &'a [u8]) -> KeyRef<'a> {
+        KeyRef { db, key, hash: hash_key(key) }
+    }
+
+    #[inline]
+    fn slot(&self, k: &KeyRef<'_>) -> &ShardSlot {
+        &self.dbs[k.db].shards[k.shard()]
+    }
+
+    /// Runs `f` on the live entry for `k` (or `None`) under a shared lock. A key found expired
+    /// is deleted on the way (as Redis does on access), so DBSIZE stops counting it even when
+    /// the background reclamation is off.
+    #[inline]
+    pub fn read<R>(&self, k: KeyRef<'_>, now: u64, f: impl FnOnce(Option<&Entry>) -> R) -> R {
+        let slot = self.slot(&k);
+        {
+            let g = slot.lock.read();
+            match g.find(k.hash, k.key) {
+                Some(e) if e.is_expired(now) => {}
+                found => return f(found),
+            }
+        }
+        // Rare: the key expired and the wheel has not reclaimed it yet.
+        let mut g = slot.lock.write();
+        if g.find(k.hash, k.key).is_some_and(|e| e.is_expired(now)) {
+            g.remove(k.hash, k.key);
+            self.stats.record_expired_on_access();
+            self.publish_due(slot, &g);
+        }
+        f(None)
+    }
+
+    /// Runs `f` with exclusive access to `k`.
+    #[inline]
+    pub fn write<R>(&self, k: KeyRef<'_>, now: u64, f: impl FnOnce(&mut KeyEntry<'_>) -> R) -> R {
+        let slot = self.slot(&k);
+        let mut g = slot.lock.write();
+        let out = {
+            let mut e = KeyEntry::new(&mut g, k.hash, k.key, now, &self.stats);
+            f(&mut e)
+        };
+        self.publish_due(slot, &g);
+        out
+    }
+
+    /// Locks the shards of all `keys` (several may share a shard or a database) in ascending
+    /// order, for reading or writing.
+    pub fn lock<'k>(&'k self, now: u64, write: bool, keys: &[KeyRef<'_>]) -> Locked<'k> {
+        let mut ids: Vec<(usize, usize)> = keys.iter().map(|k| (k.db, k.shard())).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let parts = ids
+            .into_iter()
+            .map(|(db, shard)| {
+                let lock = &self.dbs[db].shards[shard].lock;
+                let guard = if write { Guard::Write(lock.write()) } else { Guard::Read(lock.read()) };
+                Part { db, shard, guard }
+            })
+            .collect();
+        Locked { ks: self, now, parts }
+    }
+
+    /// Tells the expiry thread about the shard's next timer if it is earlier than planned.
+    #[inline]
+    fn publish_due(&self, slot: &ShardSlot, shard: &Shard) {
+        let due = shard.next_due();
+        if slot.next_due.load(Ordering::Relaxed) != due {
+            slot.next_due.store(due, Ordering::Relaxed);
+            if due < self.wakeup.planned.load(Ordering::Relaxed) {
+                self.wakeup.planned.fetch_min(due, Ordering::Relaxed);
+                let mut n = self.wakeup.notified.lock();
+                *n = true;
+                self.wakeup.cv.notify_one();
+            }
+        }
+    }
+
+    /// Reclaims expired keys whose timers are due at `now` in every shard, handling at most
+    /// `budget` timers per shard. Returns the number of keys removed.
+    pub fn reclaim(&self, now: u64, budget: usize) -> usize {
+        let mut removed = 0;
+        for db in self.dbs.iter() {
+            for slot in db.shards.iter() {
+                if slot.next_due.load(Ordering::Relaxed) > now {
+                    continue;
+                }
+                let mut g = slot.lock.write();
+                removed += g.reclaim(now, budget, &self.stats);
+                slot.next_due.store(g.next_due(), Ordering::Relaxed);
+            }
+        }
+        removed
+    }
+
+    /// The earliest time any shard may have expiry work (`u64::MAX` if none).
+    pub fn next_due(&self) -> u64 {
+        self.dbs
+            .iter()
+            .flat_map(|d| d.shards.iter())
+            .map(|s| s.next_due.load(Ordering::Relaxed))
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Blocks the expiry thread until `until` (monotonic ms, per `now`), at most `max_wait`, or
+    /// until a writer publishes an earlier deadline.
+    pub fn wait_for_due(&self, now: u64, until: u64, max_wait: Duration) {
+        let mut n = self.wakeup.notified.lock();
+        self.wakeup.planned.store(until, Ordering::Relaxed);
+        if *n {
+            *n = false;
+            return;
+        }
+        let wait = Duration::from_millis(until.saturating_sub(now)).min(max_wait);
+        if !wait.is_zero() {
+            self.wakeup.cv.wait_for(&mut n, wait);
+        }
+        *n = false;
+    }
+
+    /// Wakes the expiry thread (used at shutdown).
+    pub fn wake_reclaimer(&self) {
+        let mut n = self.wakeup.notified.lock();
+        *n = true;
+        self.wakeup.cv.notify_all();
+    }
+
+    /// Number of keys in `db` (expired ones not yet reclaimed included, as in Redis).
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.dbs[db].shards.iter().map(|s| s.lock.read().len()).sum()
+    }
+
+    /// Keys, TTL count and average TTL of `db`.
+    pub fn db_info(&self, db: usize, now: u64) -> DbInfo {
+        let (mut keys, mut expires, mut sum) = (0usize, 0usize, 0u128);
+        for s in self.dbs[db].shards.iter() {
+            let g = s.lock.read();
+            keys += g.len();
+            expires += g.expires();
+            sum += g.deadline_sum();
+        }
+        let avg_ttl = if expires == 0 { 0 } else { ((sum / expires as u128) as u64).saturating_sub(now) };
+        DbInfo { keys, expires, avg_ttl }
+    }
+
+    /// Heap bytes used by all shards.
+    pub fn memory(&self) -> usize {
+        self.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.lock.read().memory()).sum()
+    }
+
+    /// Bytes used by keys and values alone (INFO `used_memory_dataset`).
+    pub fn dataset_bytes(&self) -> usize {
+        self.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.lock.read().entry_bytes()).sum()
+    }
+
+    /// Appends to `out` every live key of `db` matching `pattern` (KEYS). The exact pattern `*`
+    /// lists every key, the empty key included, as Redis does.
+    pub fn keys(&self, db: usize, pattern: &[u8], now: u64, out: &mut Vec<Vec<u8>>) {
+        let all = pattern == b"*";
+        if tumbler_glob::is_literal(pattern) {
+            let k = self.key(db, pattern);
+            if self.read(k, now, |e| e.is_some()) {
+                out.push(pattern.to_vec());
+            }
+            return;
+        }
+        // Hold every shard at once so the answer is one consistent snapshot.
+        let guards: Vec<_> = self.dbs[db].shards.iter().map(|s| s.lock.read()).collect();
+        for g in &guards {
+            for e in g.iter() {
+                if !e.is_expired(now) && (all || tumbler_glob::matches(pattern, e.key())) {
+                    out.push(e.key().to_vec());
+                }
+            }
+        }
+    }
+
+    /// One SCAN step over `db` from `cursor`: visits buckets until `count` keys were seen (before
+    /// filtering) or `10 * count` buckets were visited, appending accepted keys to `out`.
+    /// Returns the next cursor, 0 when the iteration is complete.
+    ///
+    /// Guarantee (Redis'): a key present for the whole iteration is returned at least once. A
+    /// shard whose table was rehashed between two calls is rescanned from its start.
+    pub fn scan(
+        &self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        now: u64,
+        filter: &ScanFilter<'_>,
+        out: &mut Vec<Vec<u8>>,
+    ) -> u64 {
+        let (mut shard, generation, mut bucket) = decode_cursor(cursor);
+        let mut gen_ok = Some(generation);
+        let count = count.max(1);
+        let (mut seen, mut visited) = (0usize, 0usize);
+        let budget = count.saturating_mul(10);
+        while shard < SHARDS {
+            let g = self.dbs[db].shards[shard].lock.read();
+            if gen_ok.take().is_some_and(|want| want != g.generation() & 0x3ff) {
+                bucket = 0;
+            }
+            let table = g.table();
+            let n = table.num_buckets();
+            while bucket < n {
+                if let Some(e) = table.get_bucket(bucket) {
+                    seen += 1;
+                    if !e.is_expired(now) && filter.accepts(e) {
+                        out.push(e.key().to_vec());
+                    }
+                }
+                bucket += 1;
+                visited += 1;
+                if seen >= count || visited >= budget {
+                    if bucket >= n {
+                        break;
+                    }
+                    return encode_cursor(shard, g.generation(), bucket);
+                }
+            }
+            shard += 1;
+            bucket = 0;
+            if seen >= count || visited >= budget {
+                if shard >= SHARDS {
+                    return 0;
+                }
+                let next_gen = self.dbs[db].shards[shard].lock.read().generation();
+                return encode_cursor(shard, next_gen, 0);
+            }
+            gen_ok = None;
+        }
+        0
+    }
+
+    /// A random live key of `db`, chosen with `rand` (a source of random numbers).
+    pub fn random_key(&self, db: usize, now: u64, mut rand: impl FnMut() -> u64) -> Option<Vec<u8>> {
+        let shards = &self.dbs[db].shards;
+        let start = (rand() as usize) % SHARDS;
+        // Try random non-empty shards and random buckets first; fall back to a full walk, which
+        // also covers the case where every key has expired.
+        for _ in 0..SHARDS {
+            let s = shards[(rand() as usize) % SHARDS].lock.read();
+            if s.is_empty() {
+                continue;
+            }
+            let t = s.table();
+            for _ in 0..32 {
+                if let Some(e) = t.get_bucket((rand() as usize) % t.num_buckets()) {
+                    if !e.is_expired(now) {
+                        return Some(e.key().to_vec());
+                    }
+                }
+            }
+        }
+        (0..SHARDS).find_map(|i| {
+            let s = shards[(start + i) % SHARDS].lock.read();
+            let found = s.iter().find(|e| !e.is_expired(now)).map(|e| e.key().to_vec());
+            found
+        })
+    }
+
+    /// Empties `db`. Returns the old shards so the caller can drop them elsewhere (FLUSHDB
+    /// ASYNC). All shards are held at once: the flush is atomic for other clients.
+    pub fn flush_db(&self, db: usize) -> Vec<Shard> {
+        let mut guards: Vec<_> = self.dbs[db].shards.iter().map(|s| s.lock.write()).collect();
+        let old = guards.iter_mut().map(|g| g.take()).collect();
+        for (slot, _) in self.dbs[db].shards.iter().zip(&guards) {
+            slot.next_due.store(u64::MAX, Ordering::Relaxed);
+        }
+        old
+    }
+
+    /// Empties every database atomically; returns the old shards.
+    pub fn flush_all(&self) -> Vec<Shard> {
+        let mut guards: Vec<_> = self.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.lock.write()).collect();
+        let old = guards.iter_mut().map(|g| g.take()).collect();
+        for slot in self.dbs.iter().flat_map(|d| d.shards.iter()) {
+            slot.next_due.store(u64::MAX, Ordering::Relaxed);
+        }
+        old
+    }
+
+    /// Swaps the contents of two databases atomically (SWAPDB).
+    pub fn swap_db(&self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let (lo, hi) = (a.min(b), a.max(b));
+        let mut ga: Vec<_> = self.dbs[lo].shards.iter().map(|s| s.lock.write()).collect();
+        let mut gb: Vec<_> = self.dbs[hi].shards.iter().map(|s| s.lock.write()).collect();
+        for (x, y) in ga.iter_mut().zip(gb.iter_mut()) {
+            x.swap_with(y);
+        }
+        for (i, (x, y)) in ga.iter().zip(gb.iter()).enumerate() {
+            self.dbs[lo].shards[i].next_due.store(x.next_due(), Ordering::Relaxed);
+            self.dbs[hi].shards[i].next_due.store(y.next_due(), Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

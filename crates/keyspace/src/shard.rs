@@ -1,0 +1,303 @@
+//! A shard: a hash table of entries and the timing wheel for their TTLs, under one lock, so a
+//! key and its timer always change together.
+//!
+//! Invariants, kept by every method here:
+//! * an entry has a timer exactly when its `expire_at` is not [`NO_EXPIRE`];
+//! * the timer's payload is the key's hash, and is due one millisecond after `expire_at`;
+//! * `expires`, `deadline_sum` and `entry_bytes` describe exactly the entries in the table.
+
+use crate::entry::{Entry, NO_EXPIRE, NO_TIMER};
+use crate::hash_key;
+use crate::stats::KeyspaceStats;
+use hashbrown::HashTable;
+use tumbler_expiry::{TimerId, Wheel};
+
+/// Bytes a table slot costs (the entry pointer plus hashbrown's control byte).
+const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
+
+/// One shard of one database.
+#[derive(Default)]
+pub struct Shard {
+    table: HashTable<Entry>,
+    wheel: Option<Box<Wheel>>,
+    entry_bytes: usize,
+    expires: usize,
+    /// Sum of the deadlines of keys with a TTL (for INFO keyspace's avg_ttl).
+    deadline_sum: u128,
+    /// Bumped whenever the table may rehash, which invalidates SCAN bucket positions.
+    generation: u32,
+}
+
+impl Shard {
+    /// Number of entries, including expired ones not yet reclaimed.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when the shard holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Number of entries with a TTL.
+    pub fn expires(&self) -> usize {
+        self.expires
+    }
+
+    /// Sum of deadlines of entries with a TTL.
+    pub fn deadline_sum(&self) -> u128 {
+        self.deadline_sum
+    }
+
+    /// Heap bytes used by entries, table slots and the wheel.
+    pub fn memory(&self) -> usize {
+        self.entry_bytes + self.table.capacity() * SLOT_BYTES + self.wheel.as_ref().map_or(0, |w| w.heap_bytes())
+    }
+
+    /// Bytes used by the entries alone (keys and values).
+    pub fn entry_bytes(&self) -> usize {
+        self.entry_bytes
+    }
+
+    /// The earliest time at which the wheel may have work, or `u64::MAX`.
+    pub fn next_due(&self) -> u64 {
+        self.wheel.as_ref().and_then(|w| w.next_due()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    pub(crate) fn table(&self) -> &HashTable<Entry> {
+        &self.table
+    }
+
+    /// The entry for `key`, expired or not.
+    #[inline]
+    pub fn find(&self, hash: u64, key: &[u8]) -> Option<&Entry> {
+        self.table.find(hash, |e| e.key() == key)
+    }
+
+    /// The entry for `key` if it exists and has not expired at `now`.
+    #[inline]
+    pub fn find_live(&self, hash: u64, key: &[u8], now: u64) -> Option<&Entry> {
+        self.find(hash, key).filter(|e| !e.is_expired(now))
+    }
+
+    #[inline]
+    pub(crate) fn find_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Entry> {
+        self.table.find_mut(hash, |e| e.key() == key)
+    }
+
+    /// Inserts an entry known to be absent, with deadline `expire_at` (or [`NO_EXPIRE`]).
+    pub(crate) fn insert(&mut self, hash: u64, mut entry: Entry, expire_at: u64) {
+        debug_assert!(self.find(hash, entry.key()).is_none());
+        if expire_at != NO_EXPIRE {
+            let wheel = self.wheel.get_or_insert_with(|| Box::new(Wheel::new(expire_at)));
+            // The wheel fires at the first millisecond the key counts as expired.
+            let id = wheel.insert(expire_at.saturating_add(1), hash);
+            entry.set_expire_at(expire_at);
+            entry.set_timer(id.0);
+            self.expires += 1;
+            self.deadline_sum += u128::from(expire_at);
+        }
+        self.entry_bytes += entry.heap_bytes();
+        if self.table.len() == self.table.capacity() {
+            self.generation = self.generation.wrapping_add(1);
+        }
+        self.table.insert_unique(hash, entry, |e| hash_key(e.key()));
+    }
+
+    /// Removes the entry for `key`, cancelling its timer.
+    pub(crate) fn remove(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
+        let found = self.table.find_entry(hash, |e| e.key() == key).ok()?;
+        let (mut entry, _) = found.remove();
+        self.forget(&mut entry);
+        Some(entry)
+    }
+
+    /// Replaces the entry of an existing key with `new` (same key). With `keep_ttl` the new
+    /// entry takes over the deadline and timer; otherwise it has no TTL. Returns the old entry.
+    pub(crate) fn replace(&mut self, hash: u64, mut new: Entry, keep_ttl: bool) -> Option<Entry> {
+        let slot = self.table.find_mut(hash, |e| e.key() == new.key())?;
+        let added = new.heap_bytes();
+        let mut old = if keep_ttl {
+            new.set_expire_at(slot.expire_at());
+            new.set_timer(slot.timer());
+            slot.set_expire_at(NO_EXPIRE);
+            slot.set_timer(NO_TIMER);
+            std::mem::replace(slot, new)
+        } else {
+            std::mem::replace(slot, new)
+        };
+        self.entry_bytes += added;
+        self.forget(&mut old);
+        Some(old)
+    }
+
+    /// Sets the deadline of an existing key, or removes it with [`NO_EXPIRE`]. Returns false if
+    /// the key does not exist.
+    pub(crate) fn set_expire(&mut self, hash: u64, key: &[u8], at: u64) -> bool {
+        let Some(e) = self.table.find_mut(hash, |e| e.key() == key) else { return false };
+        let old_at = e.expire_at();
+        e.set_expire_at(at);
+        match (old_at != NO_EXPIRE, at != NO_EXPIRE) {
+            (false, false) => {}
+            (false, true) => {
+                let wheel = self.wheel.get_or_insert_with(|| Box::new(Wheel::new(at)));
+                e.set_timer(wheel.insert(at.saturating_add(1), hash).0);
+                self.expires += 1;
+                self.deadline_sum += u128::from(at);
+            }
+            (true, true) => {
+                self.deadline_sum = self.deadline_sum - u128::from(old_at) + u128::from(at);
+                if let Some(w) = self.wheel.as_mut() {
+                    w.reset(TimerId(e.timer()), at.saturating_add(1));
+                }
+            }
+            (true, false) => {
+                if let Some(w) = self.wheel.as_mut() {
+                    w.remove(TimerId(e.timer()));
+                }
+                e.set_timer(NO_TIMER);
+                self.expires -= 1;
+                self.deadline_sum -= u128::from(old_at);
+            }
+        }
+        true
+    }
+
+    /// Adjusts the byte count after an entry's value grew or shrank in place.
+    pub(crate) fn resized(&mut self, before: usize, after: usize) {
+        self.entry_bytes = self.entry_bytes + after - before;
+    }
+
+    /// Updates the counters and the wheel for an entry that just left the table.
+    fn forget(&mut self, entry: &mut Entry) {
+        self.entry_bytes -= entry.heap_bytes();
+        let at = entry.expire_at();
+        if at == NO_EXPIRE {
+            return;
+        }
+        if let Some(w) = self.wheel.as_mut() {
+            w.remove(TimerId(entry.timer()));
+        }
+        entry.set_timer(NO_TIMER);
+        entry.set_expire_at(NO_EXPIRE);
+        self.expires -= 1;
+        self.deadline_sum -= u128::from(at);
+    }
+
+    /// Reclaims keys whose timers are due at `now`, handling at most `budget` timers. Returns
+    /// how many keys were removed.
+    pub(crate) fn reclaim(&mut self, now: u64, budget: usize, stats: &KeyspaceStats) -> usize {
+        let mut removed = 0;
+        for _ in 0..budget {
+            let Some(wheel) = self.wheel.as_deref_mut() else { break };
+            let Some((id, hash)) = wheel.pop_due(now) else { break };
+            let found = self.table.find_entry(hash, |e| e.timer() == id.0 && e.expire_at() != NO_EXPIRE);
+            match found {
+                Ok(occ) if occ.get().is_expired(now) => {
+                    let (entry, _) = occ.remove();
+                    let at = entry.expire_at();
+                    stats.record_expired(now.saturating_sub(at));
+                    wheel.remove(id);
+                    self.entry_bytes -= entry.heap_bytes();
+                    self.expires -= 1;
+                    self.deadline_sum -= u128::from(at);
+                    removed += 1;
+                }
+                // Not expired after all (a deadline beyond the wheel's reach): re-arm.
+                Ok(occ) => wheel.reset(id, occ.get().expire_at().saturating_add(1)),
+                Err(_) => wheel.remove(id),
+            }
+        }
+        if removed > 0 && self.table.capacity() > 64 && self.table.len() < self.table.capacity() / 8 {
+            // Give memory back after mass expiry, as Redis' dict does when it shrinks.
+            self.generation = self.generation.wrapping_add(1);
+            let len = self.table.len();
+            self.table.shrink_to(len * 2, |e| hash_key(e.key()));
+        }
+        if self.wheel.as_ref().is_some_and(|w| w.is_empty()) {
+            self.wheel = None;
+        }
+        removed
+    }
+
+    /// Removes every entry and returns the old contents (to be dropped where convenient).
+    pub(crate) fn take(&mut self) -> Shard {
+        let fresh = Shard { generation: self.generation.wrapping_add(1), ..Shard::default() };
+        std::mem::replace(self, fresh)
+    }
+
+    /// Swaps contents with another shard (SWAPDB), keeping SCAN cursors honest on both sides.
+    pub(crate) fn swap_with(&mut self, other: &mut Shard) {
+        std::mem::swap(self, other);
+        let g = self.generation.max(other.generation).wrapping_add(1);
+        self.generation = g;
+        other.generation = g;
+    }
+
+    /// Iterates over all entries (expired ones included).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.table.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::NewValue;
+
+    fn put(s: &mut Shard, k: &[u8], at: u64) {
+        s.insert(hash_key(k), Entry::new(k, NewValue::Str(b"v"), 0), at);
+    }
+
+    #[test]
+    fn counters_follow_entries() {
+        let mut s = Shard::default();
+        put(&mut s, b"a", NO_EXPIRE);
+        put(&mut s, b"b", 100);
+        assert_eq!((s.len(), s.expires(), s.deadline_sum()), (2, 1, 100));
+        assert!(s.set_expire(hash_key(b"a"), b"a", 50));
+        assert_eq!((s.expires(), s.deadline_sum()), (2, 150));
+        assert!(s.set_expire(hash_key(b"b"), b"b", NO_EXPIRE));
+        assert_eq!((s.expires(), s.deadline_sum()), (1, 50));
+        let old = s.replace(hash_key(b"a"), Entry::new(b"a", NewValue::Str(b"w"), 0), true).expect("old");
+        assert_eq!(old.expire_at(), NO_EXPIRE);
+        assert_eq!(s.find(hash_key(b"a"), b"a").map(Entry::expire_at), Some(50));
+        s.replace(hash_key(b"a"), Entry::new(b"a", NewValue::Str(b"x"), 0), false);
+        assert_eq!((s.expires(), s.deadline_sum()), (0, 0));
+        s.remove(hash_key(b"a"), b"a");
+        s.remove(hash_key(b"b"), b"b");
+        assert_eq!((s.len(), s.entry_bytes()), (0, 0));
+    }
+
+    #[test]
+    fn reclaim_removes_only_expired_keys_after_their_deadline() {
+        let stats = KeyspaceStats::default();
+        let mut s = Shard::default();
+        for i in 0..100u64 {
+            put(&mut s, format!("k{i}").as_bytes(), 1000 + i);
+        }
+        assert_eq!(s.reclaim(1000, usize::MAX, &stats), 0, "alive at exactly the deadline");
+        assert_eq!(s.reclaim(1001, usize::MAX, &stats), 1);
+        assert_eq!(s.reclaim(1050, 10, &stats), 10, "budget respected");
+        assert_eq!(s.reclaim(1050, usize::MAX, &stats), 39);
+        assert_eq!(s.len(), 50);
+        assert_eq!(s.reclaim(5000, usize::MAX, &stats), 50);
+        assert_eq!((s.len(), s.expires(), s.entry_bytes()), (0, 0, 0));
+        assert!(s.wheel.is_none());
+    }
+
+    #[test]
+    fn moved_deadline_is_rearmed_not_reclaimed() {
+        let stats = KeyspaceStats::default();
+        let mut s = Shard::default();
+        put(&mut s, b"k", 100);
+        s.set_expire(hash_key(b"k"), b"k", 500);
+        assert_eq!(s.reclaim(200, usize::MAX, &stats), 0);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.reclaim(501, usize::MAX, &stats), 1);
+    }
+}

@@ -1,0 +1,237 @@
+//! Keyspace tests: lazy expiry, reclamation, multi-key locking and iteration, all with time
+//! passed in by hand.
+
+use super::*;
+use std::collections::HashSet;
+
+fn set(ks: &Keyspace, db: usize, k: &[u8], v: &[u8], ttl: Ttl, now: u64) {
+    ks.write(ks.key(db, k), now, |e| {
+        e.set(NewValue::Str(v), ttl);
+    });
+}
+
+fn get(ks: &Keyspace, db: usize, k: &[u8], now: u64) -> Option<Vec<u8>> {
+    ks.read(ks.key(db, k), now, |e| e.map(|e| e.value().to_vec()))
+}
+
+#[test]
+fn set_get_and_exact_lazy_expiry() {
+    let ks = Keyspace::new(16);
+    set(&ks, 0, b"lock:1", b"tok", Ttl::At(1100), 1000);
+    assert_eq!(get(&ks, 0, b"lock:1", 1100).as_deref(), Some(&b"tok"[..]), "alive at its deadline");
+    assert_eq!(get(&ks, 0, b"lock:1", 1101), None, "gone one ms later, before any reclamation");
+    assert_eq!(get(&ks, 1, b"lock:1", 1000), None, "databases are separate");
+    // A write after the deadline sees the key as absent and counts the expiration.
+    let existed = ks.write(ks.key(0, b"lock:1"), 1101, |e| e.exists());
+    assert!(!existed);
+    assert_eq!(ks.stats.expired_keys(), 1);
+    assert_eq!(ks.dbsize(0), 0);
+}
+
+#[test]
+fn ttl_kept_or_cleared_on_overwrite() {
+    let ks = Keyspace::new(1);
+    set(&ks, 0, b"k", b"1", Ttl::At(5000), 0);
+    set(&ks, 0, b"k", b"2", Ttl::Keep, 0);
+    let at = ks.read(ks.key(0, b"k"), 0, |e| e.map(Entry::expire_at));
+    assert_eq!(at, Some(5000));
+    set(&ks, 0, b"k", b"3", Ttl::Clear, 0);
+    let at = ks.read(ks.key(0, b"k"), 0, |e| e.map(Entry::expire_at));
+    assert_eq!(at, Some(NO_EXPIRE));
+    assert_eq!(ks.db_info(0, 0).expires, 0);
+    // Nothing left on the wheel: reclaiming far in the future removes nothing.
+    assert_eq!(ks.reclaim(u64::MAX / 2, usize::MAX), 0);
+    assert_eq!(get(&ks, 0, b"k", 10_000).as_deref(), Some(&b"3"[..]));
+}
+
+#[test]
+fn reclaim_follows_deadlines_and_reports_lag() {
+    let ks = Keyspace::new(2);
+    for i in 0..1000u64 {
+        set(&ks, (i % 2) as usize, format!("k{i}").as_bytes(), b"v", Ttl::At(2000 + i), 1000);
+    }
+    assert!(ks.next_due() <= 2001);
+    assert_eq!(ks.reclaim(2000, usize::MAX), 0);
+    assert_eq!(ks.reclaim(2500, usize::MAX), 500);
+    assert_eq!(ks.dbsize(0) + ks.dbsize(1), 500);
+    assert_eq!(ks.reclaim(2999, usize::MAX), 499);
+    assert_eq!(ks.reclaim(3000, usize::MAX), 1);
+    assert_eq!(ks.stats.expired_keys(), 1000);
+    assert_eq!(ks.next_due(), u64::MAX);
+    assert_eq!(ks.stats.lag_max(), 500);
+}
+
+#[test]
+fn delete_cancels_the_timer() {
+    let ks = Keyspace::new(1);
+    set(&ks, 0, b"k", b"v", Ttl::At(100), 0);
+    let removed = ks.write(ks.key(0, b"k"), 50, |e| e.remove().is_some());
+    assert!(removed);
+    assert_eq!(ks.reclaim(1000, usize::MAX), 0);
+    assert_eq!(ks.stats.expired_keys(), 0);
+}
+
+#[test]
+fn raw_string_growth_keeps_ttl_and_accounting() {
+    let ks = Keyspace::new(1);
+    set(&ks, 0, b"k", b"12", Ttl::At(100), 0);
+    let len = ks.write(ks.key(0, b"k"), 0, |e| {
+        e.with_raw_string(|v| {
+            v.extend_from_slice(b"34");
+            v.len()
+        })
+    });
+    assert_eq!(len, Some(4));
+    let (val, at, enc) = ks.read(ks.key(0, b"k"), 0, |e| {
+        let e = e.expect("present");
+        (e.value().to_vec(), e.expire_at(), e.encoding())
+    });
+    assert_eq!((val.as_slice(), at, enc), (&b"1234"[..], 100, "raw"));
+    ks.write(ks.key(0, b"k"), 0, |e| e.remove());
+    assert_eq!(ks.dataset_bytes(), 0);
+}
+
+#[test]
+fn multi_key_lock_is_ordered_and_covers_all_keys() {
+    let ks = Keyspace::new(4);
+    let names: Vec<Vec<u8>> = (0..200).map(|i| format!("key{i}").into_bytes()).collect();
+    let refs: Vec<KeyRef<'_>> = names.iter().map(|n| ks.key(1, n)).collect();
+    {
+        let mut l = ks.lock(0, true, &refs);
+        for r in &refs {
+            l.entry(r).set(NewValue::Str(r.key), Ttl::Clear);
+        }
+        for r in &refs {
+            assert_eq!(l.get(r).map(|e| e.value().to_vec()).as_deref(), Some(r.key));
+        }
+    }
+    assert_eq!(ks.dbsize(1), 200);
+    // Two threads locking overlapping key sets in different orders never deadlock.
+    let ks = std::sync::Arc::new(ks);
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let ks = ks.clone();
+            std::thread::spawn(move || {
+                let names: Vec<Vec<u8>> =
+                    (0..50).map(|i| format!("key{}", if t == 0 { i } else { 49 - i }).into_bytes()).collect();
+                for _ in 0..500 {
+                    let refs: Vec<KeyRef<'_>> = names.iter().map(|n| ks.key(1, n)).collect();
+                    let mut l = ks.lock(0, true, &refs);
+                    let r = refs[0];
+                    l.entry(&r).set(NewValue::Int(t), Ttl::Clear);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("no deadlock, no panic");
+    }
+}
+
+#[test]
+fn keys_and_scan_see_every_live_key_once_iteration_ends() {
+    let ks = Keyspace::new(1);
+    for i in 0..3000 {
+        set(&ks, 0, format!("user:{i}").as_bytes(), b"v", Ttl::Clear, 0);
+    }
+    set(&ks, 0, b"", b"empty key", Ttl::Clear, 0);
+    set(&ks, 0, b"gone", b"v", Ttl::At(5), 0);
+    let mut out = Vec::new();
+    ks.keys(0, b"*", 10, &mut out);
+    assert_eq!(out.len(), 3001, "`*` lists the empty key, not expired ones");
+    out.clear();
+    ks.keys(0, b"user:1?", 10, &mut out);
+    assert_eq!(out.len(), 10);
+    out.clear();
+    ks.keys(0, b"user:42", 10, &mut out);
+    assert_eq!(out, vec![b"user:42".to_vec()]);
+
+    let all = ScanFilter { pattern: None, type_name: None };
+    let mut seen = HashSet::new();
+    let mut cursor = 0;
+    let mut calls = 0;
+    loop {
+        let mut batch = Vec::new();
+        cursor = ks.scan(0, cursor, 10, 10, &all, &mut batch);
+        seen.extend(batch);
+        calls += 1;
+        // Keep inserting while scanning: growth must not make the scan miss old keys.
+        set(&ks, 0, format!("new:{calls}").as_bytes(), b"v", Ttl::Clear, 0);
+        if cursor == 0 {
+            break;
+        }
+    }
+    for i in 0..3000 {
+        assert!(seen.contains(format!("user:{i}").as_bytes()), "user:{i} missed");
+    }
+    assert!(!seen.contains(&b"gone"[..]));
+    assert!(calls > 10, "COUNT bounds the work per call ({calls} calls)");
+}
+
+#[test]
+fn scan_type_filter_and_garbage_cursor() {
+    let ks = Keyspace::new(1);
+    set(&ks, 0, b"a", b"1", Ttl::Clear, 0);
+    let mut out = Vec::new();
+    let strings = ScanFilter { pattern: None, type_name: Some(b"STRING") };
+    assert_eq!(ks.scan(0, 0, 100, 0, &strings, &mut out), 0);
+    assert_eq!(out, vec![b"a".to_vec()]);
+    out.clear();
+    let lists = ScanFilter { pattern: None, type_name: Some(b"list") };
+    ks.scan(0, 0, 100, 0, &lists, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(ks.scan(0, u64::MAX, 10, 0, &strings, &mut out), 0);
+}
+
+#[test]
+fn random_key_flush_and_swap() {
+    let ks = Keyspace::new(3);
+    let mut seed = 7u64;
+    let mut rnd = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed >> 11
+    };
+    assert_eq!(ks.random_key(0, 0, &mut rnd), None);
+    set(&ks, 0, b"only", b"v", Ttl::Clear, 0);
+    assert_eq!(ks.random_key(0, 0, &mut rnd).as_deref(), Some(&b"only"[..]));
+    set(&ks, 0, b"dead", b"v", Ttl::At(1), 0);
+    for _ in 0..50 {
+        assert_eq!(ks.random_key(0, 10, &mut rnd).as_deref(), Some(&b"only"[..]));
+    }
+    set(&ks, 1, b"one", b"v", Ttl::At(500), 0);
+    ks.swap_db(0, 1);
+    assert_eq!(get(&ks, 0, b"one", 0).as_deref(), Some(&b"v"[..]));
+    assert_eq!(get(&ks, 1, b"only", 0).as_deref(), Some(&b"v"[..]));
+    // The timer moved with its key.
+    assert_eq!(ks.reclaim(501, usize::MAX), 2);
+    assert_eq!(ks.dbsize(0), 0);
+    set(&ks, 2, b"x", b"v", Ttl::At(900), 0);
+    let old = ks.flush_all();
+    assert_eq!(old.iter().map(Shard::len).sum::<usize>(), 2);
+    assert_eq!(ks.dbsize(1) + ks.dbsize(2), 0);
+    assert_eq!(ks.next_due(), u64::MAX);
+}
+
+#[test]
+fn db_info_reports_average_ttl() {
+    let ks = Keyspace::new(1);
+    set(&ks, 0, b"a", b"v", Ttl::At(2000), 1000);
+    set(&ks, 0, b"b", b"v", Ttl::At(4000), 1000);
+    set(&ks, 0, b"c", b"v", Ttl::Clear, 1000);
+    assert_eq!(ks.db_info(0, 1000), DbInfo { keys: 3, expires: 2, avg_ttl: 2000 });
+}
+
+#[test]
+fn wait_for_due_wakes_on_an_earlier_deadline() {
+    let ks = std::sync::Arc::new(Keyspace::new(1));
+    let k2 = ks.clone();
+    let t = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        k2.wait_for_due(0, u64::MAX, Duration::from_secs(5));
+        start.elapsed()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    set(&ks, 0, b"k", b"v", Ttl::At(10), 0);
+    let waited = t.join().expect("thread");
+    assert!(waited < Duration::from_secs(2), "woken by the new deadline, not the timeout");
+}
