@@ -1,0 +1,205 @@
+//! Per-connection state ([`Conn`]) and what other connections can see of it ([`ClientInfo`],
+//! for CLIENT LIST and CLIENT KILL).
+
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use tumbler_proto::Protocol;
+
+/// CLIENT REPLY state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReplyMode {
+    /// Replies are sent.
+    #[default]
+    On,
+    /// No replies until CLIENT REPLY ON.
+    Off,
+    /// The next command's reply is dropped (set by CLIENT REPLY SKIP, applied after it).
+    SkipNext,
+    /// This command's reply is dropped.
+    Skip,
+}
+
+/// What other connections see of a client, shared with the registry. The owning connection
+/// updates it with relaxed stores; readers get a consistent-enough picture for CLIENT LIST.
+pub struct ClientInfo {
+    /// Connection id (CLIENT ID).
+    pub id: u64,
+    /// Peer address `ip:port` (or a socket path).
+    pub addr: String,
+    /// Local address.
+    pub laddr: String,
+    /// File descriptor, -1 if unknown.
+    pub fd: i32,
+    /// Creation time (monotonic ms).
+    pub created: u64,
+    /// Last command time (monotonic ms).
+    pub last_interaction: AtomicU64,
+    /// Selected database.
+    pub db: AtomicU32,
+    /// Protocol version (2 or 3).
+    pub resp: AtomicU32,
+    /// Id of the last command (for `cmd=`), `u32::MAX` for none.
+    pub last_cmd: AtomicU32,
+    /// Bytes in the query buffer.
+    pub qbuf: AtomicUsize,
+    /// Free bytes in the query buffer.
+    pub qbuf_free: AtomicUsize,
+    /// Bytes of pending output.
+    pub omem: AtomicUsize,
+    /// Connection name and library info, set by CLIENT SETNAME / SETINFO.
+    pub names: Mutex<Names>,
+    /// CLIENT NO-EVICT.
+    pub no_evict: AtomicBool,
+    /// Set by CLIENT KILL; the connection closes at its next opportunity.
+    pub killed: AtomicBool,
+    /// Wakes the connection's task so it notices `killed` (installed by the network layer).
+    pub waker: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+    /// Authenticated user name.
+    pub user: Mutex<String>,
+}
+
+/// Names a client set for itself.
+#[derive(Default, Clone)]
+pub struct Names {
+    /// CLIENT SETNAME.
+    pub name: Vec<u8>,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Vec<u8>,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Vec<u8>,
+}
+
+impl ClientInfo {
+    /// A fresh client record.
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32, now: u64) -> Self {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: now,
+            last_interaction: AtomicU64::new(now),
+            db: AtomicU32::new(0),
+            resp: AtomicU32::new(2),
+            last_cmd: AtomicU32::new(u32::MAX),
+            qbuf: AtomicUsize::new(0),
+            qbuf_free: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
+            names: Mutex::new(Names::default()),
+            no_evict: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            waker: Mutex::new(None),
+            user: Mutex::new("default".to_string()),
+        }
+    }
+
+    /// Asks the connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        if let Some(w) = self.waker.lock().as_ref() {
+            w();
+        }
+    }
+
+    /// The connection name.
+    pub fn name(&self) -> Vec<u8> {
+        self.names.lock().name.clone()
+    }
+}
+
+/// All connected clients, by id.
+#[derive(Default)]
+pub struct Clients {
+    map: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+}
+
+impl Clients {
+    /// A new, unique client id (ids start at 1 and never repeat).
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Relaxed) + 1
+    }
+
+    /// Registers a connection.
+    pub fn add(&self, info: Arc<ClientInfo>) {
+        self.map.lock().insert(info.id, info);
+    }
+
+    /// Unregisters a connection.
+    pub fn remove(&self, id: u64) {
+        self.map.lock().remove(&id);
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    /// True when no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.map.lock().is_empty()
+    }
+
+    /// A snapshot of all clients, in id order.
+    pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
+        self.map.lock().values().cloned().collect()
+    }
+
+    /// The client with this id.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.map.lock().get(&id).cloned()
+    }
+}
+
+/// State of one connection, owned by its task.
+pub struct Conn {
+    /// Shared view of this connection.
+    pub info: Arc<ClientInfo>,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol in use.
+    pub protocol: Protocol,
+    /// CLIENT REPLY state.
+    pub reply_mode: ReplyMode,
+    /// Close once pending replies are written (QUIT, protocol errors, CLIENT KILL of self).
+    pub close_after_reply: bool,
+    /// Close at once, without replying (the POST / Host: attack check).
+    pub close_now: bool,
+    /// Whether the connection has authenticated (or needs no authentication).
+    pub authenticated: bool,
+    /// The server was asked to shut down by this connection.
+    pub shutdown: Option<ShutdownRequest>,
+    /// The connection comes from a loopback address (for `enable-debug-command local`).
+    pub local: bool,
+}
+
+/// A SHUTDOWN request, executed by the network layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShutdownRequest {
+    /// SAVE was requested (persistence is not implemented yet; logged).
+    pub save: bool,
+}
+
+impl Conn {
+    /// State for a new connection.
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool, local: bool) -> Self {
+        Conn {
+            info,
+            db: 0,
+            protocol: Protocol::Resp2,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            close_now: false,
+            authenticated,
+            shutdown: None,
+            local,
+        }
+    }
+
+    /// The connection id.
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+}

@@ -1,0 +1,590 @@
+//! String commands, the lock path among them: SET NX PX to acquire, GET to check.
+
+use crate::ldouble::{incr_by_float, IncrFloatError};
+use crate::util::{int, is};
+use crate::{CmdError, CmdResult, Ctx};
+use tumbler_keyspace::{Entry, KeyRef, NewValue, Ttl, Type, Value};
+use tumbler_proto::errors::{self, cstr};
+use tumbler_proto::{Args, Reply};
+
+/// Which command family parses the extended options (SET or GETEX accept different ones).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Set,
+    GetEx,
+}
+
+/// Expiration given with EX/PX/EXAT/PXAT.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+/// Parsed SET / GETEX options.
+#[derive(Default)]
+struct Opts<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    expire: Option<(Unit, &'a [u8])>,
+}
+
+/// Parses options from `args[from..]` left to right, as Redis' `parseExtendedStringArguments`:
+/// repeating an option is fine (the last value wins), conflicting ones are a syntax error.
+/// Options are compared as C strings (a NUL byte ends them), like Redis does.
+fn parse_opts<'a>(args: &Args<'a>, from: usize, family: Family) -> Result<Opts<'a>, CmdError> {
+    let mut o = Opts::default();
+    let mut j = from;
+    while j < args.len() {
+        let opt = cstr(args.get(j));
+        let next = args.opt(j + 1);
+        let unit = if is(opt, "ex") {
+            Some(Unit::Ex)
+        } else if is(opt, "px") {
+            Some(Unit::Px)
+        } else if is(opt, "exat") {
+            Some(Unit::ExAt)
+        } else if is(opt, "pxat") {
+            Some(Unit::PxAt)
+        } else {
+            None
+        };
+        let set = family == Family::Set;
+        if set && is(opt, "nx") && !o.xx {
+            o.nx = true;
+        } else if set && is(opt, "xx") && !o.nx {
+            o.xx = true;
+        } else if set && is(opt, "get") {
+            o.get = true;
+        } else if set && is(opt, "keepttl") && !o.persist && o.expire.is_none() {
+            o.keepttl = true;
+        } else if !set && is(opt, "persist") && o.expire.is_none() && !o.keepttl {
+            o.persist = true;
+        } else if let (Some(u), Some(v)) = (unit, next) {
+            if o.keepttl || o.persist || o.expire.is_some_and(|(cur, _)| cur != u) {
+                return Err(errors::SYNTAX.into());
+            }
+            o.expire = Some((u, v));
+            j += 1;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+        j += 1;
+    }
+    Ok(o)
+}
+
+/// Where an expiration lands.
+pub(crate) enum Deadline {
+    /// A monotonic deadline.
+    At(u64),
+    /// An absolute time already in the past: the key is gone at once.
+    Past,
+}
+
+/// Converts an EX/PX/EXAT/PXAT value into a monotonic deadline, with Redis' validation and error
+/// text (`invalid expire time in '<cmd>' command`). Relative values are added to the monotonic
+/// clock; absolute ones are converted from the wall clock once, here.
+fn deadline(ctx: &Ctx<'_>, unit: Unit, raw: &[u8], cmd: &str) -> Result<Deadline, CmdError> {
+    let v = int(raw)?;
+    let bad = || CmdError::msg(format!("ERR invalid expire time in '{cmd}' command"));
+    let seconds = matches!(unit, Unit::Ex | Unit::ExAt);
+    if v <= 0 || (seconds && v > i64::MAX / 1000) {
+        return Err(bad());
+    }
+    let ms = if seconds { v * 1000 } else { v };
+    match unit {
+        Unit::Ex | Unit::Px => {
+            // Redis adds the wall-clock time and refuses an overflow; the check only needs the
+            // real wall time when the value is anywhere near the limit.
+            if ms > i64::MAX / 2 && ms.checked_add(ctx.wall_ms()).is_none() {
+                return Err(bad());
+            }
+            Ok(Deadline::At(ctx.now.saturating_add(ms as u64)))
+        }
+        Unit::ExAt | Unit::PxAt => Ok(wall_to_deadline(ctx, ms)),
+    }
+}
+
+/// Converts an absolute Unix time in ms into a monotonic deadline (or [`Deadline::Past`]).
+pub(crate) fn wall_to_deadline(ctx: &Ctx<'_>, at_ms: i64) -> Deadline {
+    let wall_now = ctx.wall_ms();
+    if at_ms <= wall_now {
+        return Deadline::Past;
+    }
+    let delta = (at_ms as i128 - wall_now as i128) as u128;
+    Deadline::At((u128::from(ctx.now) + delta).min(u128::from(u64::MAX - 2)) as u64)
+}
+
+impl Deadline {
+    fn ttl(&self) -> Ttl {
+        match self {
+            Deadline::At(t) => Ttl::At(*t),
+            // Stored already expired: invisible at once, reclaimed by the wheel.
+            Deadline::Past => Ttl::At(0),
+        }
+    }
+}
+
+/// Writes a string value as a bulk reply.
+#[inline]
+pub(crate) fn reply_value(reply: &mut Reply, v: Value<'_>) {
+    match v {
+        Value::Str(b) => reply.bulk(b),
+        Value::Int(i) => reply.bulk_i64(i),
+    }
+}
+
+/// Checks that an entry holds a string.
+#[inline]
+fn string(e: &Entry) -> Result<Value<'_>, CmdError> {
+    if e.value_type() == Type::String {
+        Ok(e.value())
+    } else {
+        Err(errors::WRONGTYPE.into())
+    }
+}
+
+/// GET key
+pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let k = ctx.key(args.get(1));
+    let reply = &mut *ctx.reply;
+    let found = ctx.srv.keyspace.read(k, ctx.now, |e| -> Result<bool, CmdError> {
+        match e {
+            None => {
+                reply.null();
+                Ok(false)
+            }
+            Some(e) => {
+                e.touch(tumbler_keyspace::lru_clock(ctx.now));
+                reply_value(reply, string(e)?);
+                Ok(true)
+            }
+        }
+    })?;
+    ctx.srv.stats.worker(ctx.worker).lookup(found);
+    Ok(())
+}
+
+/// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
+pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let o = parse_opts(&args, 3, Family::Set)?;
+    set_generic(ctx, args.get(1), args.get(2), &o, "set", SetReply::Ok)
+}
+
+/// How a SET-like command answers when it stores or refuses.
+#[derive(Clone, Copy)]
+enum SetReply {
+    /// `+OK` / null (SET).
+    Ok,
+    /// `:1` / `:0` (SETNX).
+    Int,
+}
+
+fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], o: &Opts<'_>, cmd: &str, style: SetReply) -> CmdResult {
+    let dl = match o.expire {
+        Some((unit, raw)) => Some(deadline(ctx, unit, raw, cmd)?),
+        None => None,
+    };
+    let k = ctx.key(key);
+    let reply = &mut *ctx.reply;
+    let now = ctx.now;
+    let hit = ctx.srv.keyspace.write(k, now, |e| -> Result<Option<bool>, CmdError> {
+        let mut hit = None;
+        if o.get {
+            match e.get() {
+                Some(old) => {
+                    reply_value(reply, string(old)?);
+                    hit = Some(true);
+                }
+                None => {
+                    reply.null();
+                    hit = Some(false);
+                }
+            }
+        }
+        let found = e.exists();
+        if (o.nx && found) || (o.xx && !found) {
+            if !o.get {
+                match style {
+                    SetReply::Ok => reply.null(),
+                    SetReply::Int => reply.int(0),
+                }
+            }
+            return Ok(hit);
+        }
+        let ttl = match &dl {
+            Some(d) => d.ttl(),
+            None if o.keepttl => Ttl::Keep,
+            None => Ttl::Clear,
+        };
+        e.set(NewValue::Str(value), ttl);
+        if !o.get {
+            match style {
+                SetReply::Ok => reply.ok(),
+                SetReply::Int => reply.int(1),
+            }
+        }
+        Ok(hit)
+    })?;
+    if let Some(h) = hit {
+        ctx.srv.stats.worker(ctx.worker).lookup(h);
+    }
+    Ok(())
+}
+
+/// SETNX key value
+pub fn setnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let o = Opts { nx: true, ..Opts::default() };
+    set_generic(ctx, args.get(1), args.get(2), &o, "setnx", SetReply::Int)
+}
+
+/// SETEX key seconds value
+pub fn setex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let o = Opts { expire: Some((Unit::Ex, args.get(2))), ..Opts::default() };
+    set_generic(ctx, args.get(1), args.get(3), &o, "setex", SetReply::Ok)
+}
+
+/// PSETEX key milliseconds value
+pub fn psetex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let o = Opts { expire: Some((Unit::Px, args.get(2))), ..Opts::default() };
+    set_generic(ctx, args.get(1), args.get(3), &o, "psetex", SetReply::Ok)
+}
+
+/// GETSET key value
+pub fn getset(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let o = Opts { get: true, ..Opts::default() };
+    set_generic(ctx, args.get(1), args.get(2), &o, "getset", SetReply::Ok)
+}
+
+/// GETDEL key
+pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let k = ctx.key(args.get(1));
+    let reply = &mut *ctx.reply;
+    let hit = ctx.srv.keyspace.write(k, ctx.now, |e| -> Result<bool, CmdError> {
+        match e.get() {
+            None => {
+                reply.null();
+                Ok(false)
+            }
+            Some(old) => {
+                reply_value(reply, string(old)?);
+                e.remove();
+                Ok(true)
+            }
+        }
+    })?;
+    ctx.srv.stats.worker(ctx.worker).lookup(hit);
+    Ok(())
+}
+
+/// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]
+pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let o = parse_opts(&args, 2, Family::GetEx)?;
+    let k = ctx.key(args.get(1));
+    // Redis checks existence and type before validating the expiration; the conversion needs the
+    // context, so it is prepared here and applied under the lock.
+    let ctx_ro: &Ctx<'_> = ctx;
+    let computed: Option<Result<Deadline, CmdError>> = o.expire.map(|(unit, raw)| deadline(ctx_ro, unit, raw, "getex"));
+    let reply = &mut *ctx.reply;
+    let hit = ctx.srv.keyspace.write(k, ctx.now, |e| -> Result<bool, CmdError> {
+        let Some(cur) = e.get() else {
+            reply.null();
+            return Ok(false);
+        };
+        let v = string(cur)?;
+        let d = match computed {
+            Some(r) => Some(r?),
+            None => None,
+        };
+        reply_value(reply, v);
+        match d {
+            Some(Deadline::Past) => {
+                e.remove();
+            }
+            Some(Deadline::At(t)) => {
+                e.set_expire(t);
+            }
+            None if o.persist => {
+                e.persist();
+            }
+            None => {}
+        }
+        Ok(true)
+    })?;
+    ctx.srv.stats.worker(ctx.worker).lookup(hit);
+    Ok(())
+}
+
+/// MGET key [key ...]
+pub fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let keys: Vec<KeyRef<'_>> = args.iter().skip(1).map(|k| ctx.key(k)).collect();
+    let locked = ctx.srv.keyspace.lock(ctx.now, false, &keys);
+    ctx.reply.array(keys.len());
+    let (mut hits, mut misses) = (0u64, 0u64);
+    for k in &keys {
+        match locked.get(k) {
+            Some(e) if e.value_type() == Type::String => {
+                hits += 1;
+                reply_value(ctx.reply, e.value());
+            }
+            Some(_) => {
+                hits += 1;
+                ctx.reply.null();
+            }
+            None => {
+                misses += 1;
+                ctx.reply.null();
+            }
+        }
+    }
+    drop(locked);
+    let w = ctx.srv.stats.worker(ctx.worker);
+    for _ in 0..hits {
+        w.lookup(true);
+    }
+    for _ in 0..misses {
+        w.lookup(false);
+    }
+    Ok(())
+}
+
+fn mset_generic(ctx: &mut Ctx<'_>, args: Args<'_>, nx: bool) -> CmdResult {
+    if args.len().is_multiple_of(2) {
+        let mut msg = Vec::new();
+        errors::wrong_arity(&mut msg, if nx { "msetnx" } else { "mset" });
+        return Err(CmdError::Owned(msg));
+    }
+    let keys: Vec<KeyRef<'_>> = (1..args.len()).step_by(2).map(|i| ctx.key(args.get(i))).collect();
+    let mut locked = ctx.srv.keyspace.lock(ctx.now, true, &keys);
+    if nx && keys.iter().any(|k| locked.get(k).is_some()) {
+        ctx.reply.int(0);
+        return Ok(());
+    }
+    for (i, k) in keys.iter().enumerate() {
+        locked.entry(k).set(NewValue::Str(args.get(2 + 2 * i)), Ttl::Clear);
+    }
+    drop(locked);
+    if nx {
+        ctx.reply.int(1);
+    } else {
+        ctx.reply.ok();
+    }
+    Ok(())
+}
+
+/// MSET key value [key value ...]
+pub fn mset(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    mset_generic(ctx, args, false)
+}
+
+/// MSETNX key value [key value ...]
+pub fn msetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    mset_generic(ctx, args, true)
+}
+
+fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
+    let k = ctx.key(key);
+    let v = ctx.srv.keyspace.write(k, ctx.now, |e| -> Result<i64, CmdError> {
+        let cur = match e.get() {
+            None => 0,
+            Some(old) => match string(old)? {
+                Value::Int(i) => i,
+                Value::Str(s) => tumbler_proto::num::parse_i64(s).ok_or(CmdError::Static(errors::NOT_INTEGER))?,
+            },
+        };
+        let new = cur.checked_add(by).ok_or(CmdError::Static(errors::INCR_OVERFLOW))?;
+        e.set(NewValue::Int(new), Ttl::Keep);
+        Ok(new)
+    })?;
+    ctx.reply.int(v);
+    Ok(())
+}
+
+/// INCR key
+pub fn incr(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    incr_generic(ctx, args.get(1), 1)
+}
+
+/// DECR key
+pub fn decr(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    incr_generic(ctx, args.get(1), -1)
+}
+
+/// INCRBY key increment
+pub fn incrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let by = int(args.get(2))?;
+    incr_generic(ctx, args.get(1), by)
+}
+
+/// DECRBY key decrement
+pub fn decrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let by = int(args.get(2))?;
+    if by == i64::MIN {
+        return Err("ERR decrement would overflow".into());
+    }
+    incr_generic(ctx, args.get(1), -by)
+}
+
+/// INCRBYFLOAT key increment
+pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let k = ctx.key(args.get(1));
+    let incr = args.get(2);
+    let text = ctx.srv.keyspace.write(k, ctx.now, |e| -> Result<Vec<u8>, CmdError> {
+        let cur = match e.get() {
+            None => None,
+            Some(old) => Some(string(old)?.to_vec()),
+        };
+        let out = incr_by_float(cur.as_deref(), incr).map_err(|err| match err {
+            IncrFloatError::BadValue | IncrFloatError::BadIncrement => CmdError::Static(errors::NOT_FLOAT),
+            IncrFloatError::NanOrInf => CmdError::Static(errors::INCR_NAN),
+        })?;
+        e.set(NewValue::Exact(&out), Ttl::Keep);
+        Ok(out)
+    })?;
+    ctx.reply.bulk(&text);
+    Ok(())
+}
+
+/// Refuses a string that would exceed `proto-max-bulk-len` (Redis' `checkStringLength`).
+fn check_len(ctx: &Ctx<'_>, size: u64, append: u64) -> CmdResult {
+    let max = ctx.srv.config.proto_max_bulk_len.load(std::sync::atomic::Ordering::Relaxed);
+    match size.checked_add(append) {
+        Some(total) if total <= max => Ok(()),
+        _ => Err(errors::STRING_TOO_LONG.into()),
+    }
+}
+
+/// APPEND key value
+pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let k = ctx.key(args.get(1));
+    let add = args.get(2);
+    let ctx_ro: &Ctx<'_> = ctx;
+    let len = ctx_ro.srv.keyspace.write(k, ctx_ro.now, |e| -> Result<usize, CmdError> {
+        match e.get() {
+            None => {
+                e.set(NewValue::Str(add), Ttl::Clear);
+                Ok(add.len())
+            }
+            Some(old) => {
+                let cur = string(old)?.str_len();
+                check_len(ctx_ro, cur as u64, add.len() as u64)?;
+                Ok(e.with_raw_string(|v| {
+                    v.extend_from_slice(add);
+                    v.len()
+                })
+                .unwrap_or(0))
+            }
+        }
+    })?;
+    ctx.reply.int(len as i64);
+    Ok(())
+}
+
+/// STRLEN key
+pub fn strlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let k = ctx.key(args.get(1));
+    let n = ctx.srv.keyspace.read(k, ctx.now, |e| -> Result<usize, CmdError> {
+        match e {
+            None => Ok(0),
+            Some(e) => Ok(string(e)?.str_len()),
+        }
+    })?;
+    ctx.reply.int(n as i64);
+    Ok(())
+}
+
+/// GETRANGE key start end (and its old name SUBSTR)
+pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let start = int(args.get(2))?;
+    let end = int(args.get(3))?;
+    let k = ctx.key(args.get(1));
+    let reply = &mut *ctx.reply;
+    let hit = ctx.srv.keyspace.read(k, ctx.now, |e| -> Result<bool, CmdError> {
+        let Some(e) = e else {
+            reply.bulk(b"");
+            return Ok(false);
+        };
+        let v = string(e)?;
+        let mut tmp = itoa::Buffer::new();
+        let s: &[u8] = match v {
+            Value::Str(s) => s,
+            Value::Int(i) => tmp.format(i).as_bytes(),
+        };
+        let len = s.len() as i128;
+        let (mut a, mut b) = (i128::from(start), i128::from(end));
+        if a < 0 && b < 0 && a > b {
+            reply.bulk(b"");
+            return Ok(true);
+        }
+        if a < 0 {
+            a += len;
+        }
+        if b < 0 {
+            b += len;
+        }
+        a = a.max(0);
+        b = b.max(0);
+        if b >= len {
+            b = len - 1;
+        }
+        if a > b || len == 0 {
+            reply.bulk(b"");
+        } else {
+            reply.bulk(&s[a as usize..=b as usize]);
+        }
+        Ok(true)
+    })?;
+    ctx.srv.stats.worker(ctx.worker).lookup(hit);
+    Ok(())
+}
+
+/// SETRANGE key offset value
+pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let offset = int(args.get(2))?;
+    if offset < 0 {
+        return Err(errors::OFFSET_OUT_OF_RANGE.into());
+    }
+    let offset = offset as u64;
+    let value = args.get(3);
+    let k = ctx.key(args.get(1));
+    let ctx_ro: &Ctx<'_> = ctx;
+    let len = ctx_ro.srv.keyspace.write(k, ctx_ro.now, |e| -> Result<usize, CmdError> {
+        match e.get() {
+            None => {
+                if value.is_empty() {
+                    return Ok(0);
+                }
+                check_len(ctx_ro, offset, value.len() as u64)?;
+                let mut v = vec![0u8; offset as usize + value.len()];
+                v[offset as usize..].copy_from_slice(value);
+                let n = v.len();
+                e.set(NewValue::Raw(v), Ttl::Clear);
+                Ok(n)
+            }
+            Some(old) => {
+                let cur = string(old)?.str_len();
+                if value.is_empty() {
+                    return Ok(cur);
+                }
+                check_len(ctx_ro, offset, value.len() as u64)?;
+                Ok(e.with_raw_string(|v| {
+                    let end = offset as usize + value.len();
+                    if v.len() < end {
+                        v.resize(end, 0);
+                    }
+                    v[offset as usize..end].copy_from_slice(value);
+                    v.len()
+                })
+                .unwrap_or(0))
+            }
+        }
+    })?;
+    ctx.reply.int(len as i64);
+    Ok(())
+}

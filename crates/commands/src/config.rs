@@ -1,0 +1,676 @@
+//! Configuration: one table of parameters shared by the config file, the command line and
+//! CONFIG GET / SET, so a value is validated the same way wherever it comes from, with Redis'
+//! error texts.
+//!
+//! Values read on hot paths (limits, maxmemory) are atomics; the rest sit behind a lock.
+
+use parking_lot::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+
+/// `enable-debug-command` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum DebugMode {
+    /// DEBUG refused.
+    No = 0,
+    /// DEBUG allowed.
+    Yes = 1,
+    /// DEBUG allowed from loopback connections only.
+    Local = 2,
+}
+
+/// Why `port` and `bind` cannot change at runtime (Redis re-binds its listeners; tumbler's
+/// listeners are set up once at startup).
+const NO_REBIND: &str =
+    "tumbler cannot change its listening address at runtime: set port and bind in the config file and restart";
+
+/// Log levels, as redis.conf names them.
+pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+
+/// Eviction policies Redis knows. tumbler accepts only `noeviction`.
+pub const MAXMEMORY_POLICIES: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
+/// Values that are not read on hot paths.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Listen addresses.
+    pub bind: Vec<String>,
+    /// TCP port.
+    pub port: u16,
+    /// listen() backlog.
+    pub tcp_backlog: u32,
+    /// Log file ("" = standard output).
+    pub logfile: String,
+    /// PID file ("" = none).
+    pub pidfile: String,
+    /// Working directory.
+    pub dir: String,
+    /// `save` points (accepted; persistence is not implemented yet).
+    pub save: String,
+    /// `appendonly` (accepted; persistence is not implemented yet).
+    pub appendonly: bool,
+    /// `maxmemory-policy` (always noeviction).
+    pub maxmemory_policy: String,
+    /// `requirepass` ("" = none).
+    pub requirepass: String,
+    /// `protected-mode`.
+    pub protected_mode: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: vec!["*".into(), "-::*".into()],
+            port: 6379,
+            tcp_backlog: 511,
+            logfile: String::new(),
+            pidfile: String::new(),
+            dir: std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_else(|_| ".".into()),
+            save: String::new(),
+            appendonly: false,
+            maxmemory_policy: "noeviction".into(),
+            requirepass: String::new(),
+            protected_mode: true,
+        }
+    }
+}
+
+/// The live configuration.
+pub struct Config {
+    /// `databases` (immutable).
+    pub databases: usize,
+    /// `io-threads` (immutable): worker threads.
+    pub io_threads: usize,
+    /// `maxmemory` in bytes (0 = no limit).
+    pub maxmemory: AtomicU64,
+    /// `proto-max-bulk-len`.
+    pub proto_max_bulk_len: AtomicU64,
+    /// `client-query-buffer-limit`.
+    pub client_query_buffer_limit: AtomicU64,
+    /// `timeout` in seconds (0 = never).
+    pub timeout: AtomicU64,
+    /// `tcp-keepalive` in seconds.
+    pub tcp_keepalive: AtomicU64,
+    /// `maxclients`.
+    pub maxclients: AtomicU64,
+    /// `hz` (clamped to 1..=500 as in Redis).
+    pub hz: AtomicU64,
+    /// `enable-debug-command`.
+    pub debug: AtomicU8,
+    /// `loglevel` index into [`LOGLEVELS`].
+    pub loglevel: AtomicU8,
+    /// Whether `requirepass` is set (read per connection).
+    pub has_password: AtomicBool,
+    /// `daemonize` (startup only).
+    pub daemonize: AtomicBool,
+    /// Set once the server is listening: `port` and `bind` can no longer change.
+    pub running: AtomicBool,
+    /// Everything else.
+    pub settings: RwLock<Settings>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            databases: 16,
+            io_threads: 0,
+            maxmemory: AtomicU64::new(0),
+            proto_max_bulk_len: AtomicU64::new(512 * 1024 * 1024),
+            client_query_buffer_limit: AtomicU64::new(1024 * 1024 * 1024),
+            timeout: AtomicU64::new(0),
+            tcp_keepalive: AtomicU64::new(300),
+            maxclients: AtomicU64::new(10000),
+            hz: AtomicU64::new(10),
+            debug: AtomicU8::new(DebugMode::No as u8),
+            loglevel: AtomicU8::new(2),
+            has_password: AtomicBool::new(false),
+            daemonize: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+            settings: RwLock::new(Settings::default()),
+        }
+    }
+}
+
+/// How a parameter's value is read and written.
+enum Kind {
+    Bool { get: fn(&Config) -> bool, set: fn(&Config, bool) },
+    Int { min: i64, max: i64, get: fn(&Config) -> i64, set: fn(&Config, i64) -> Result<(), String> },
+    Memory { min: u64, max: u64, get: fn(&Config) -> u64, set: fn(&Config, u64) },
+    Enum { names: &'static [&'static str], get: fn(&Config) -> usize, set: fn(&Config, usize) -> Result<(), String> },
+    Str { get: fn(&Config) -> String, set: fn(&Config, &str) -> Result<(), String> },
+}
+
+/// One configuration parameter.
+pub struct Param {
+    /// Name, as in redis.conf.
+    pub name: &'static str,
+    /// Can only be set at startup.
+    pub immutable: bool,
+    /// Refused by CONFIG SET like Redis' protected configs (`enable-protected-configs no`):
+    /// settable only in the config file or on the command line.
+    pub protected: bool,
+    kind: Kind,
+}
+
+fn settings(c: &Config) -> parking_lot::RwLockReadGuard<'_, Settings> {
+    c.settings.read()
+}
+
+/// The parameters, in the order CONFIG GET lists them.
+pub static PARAMS: &[Param] = &[
+    Param {
+        name: "bind",
+        immutable: false,
+        protected: false,
+        kind: Kind::Str {
+            get: |c| settings(c).bind.join(" "),
+            set: |c, v| {
+                let addrs: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+                if addrs.is_empty() {
+                    return Err("Too many bind addresses specified.".into());
+                }
+                if c.running.load(Relaxed) && addrs != settings(c).bind {
+                    return Err(NO_REBIND.into());
+                }
+                c.settings.write().bind = addrs;
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "port",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: 65535,
+            get: |c| i64::from(settings(c).port),
+            set: |c, v| {
+                if c.running.load(Relaxed) && v as u16 != settings(c).port {
+                    return Err(NO_REBIND.into());
+                }
+                c.settings.write().port = v as u16;
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "daemonize",
+        immutable: true,
+        protected: false,
+        kind: Kind::Bool { get: |c| c.daemonize.load(Relaxed), set: |c, v| c.daemonize.store(v, Relaxed) },
+    },
+    Param {
+        name: "databases",
+        immutable: true,
+        protected: false,
+        kind: Kind::Int { min: 1, max: i32::MAX as i64, get: |c| c.databases as i64, set: |_, _| Ok(()) },
+    },
+    Param {
+        name: "tcp-backlog",
+        immutable: true,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+            get: |c| i64::from(settings(c).tcp_backlog),
+            set: |c, v| {
+                c.settings.write().tcp_backlog = v as u32;
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "timeout",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+            get: |c| c.timeout.load(Relaxed) as i64,
+            set: |c, v| {
+                c.timeout.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "tcp-keepalive",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+            get: |c| c.tcp_keepalive.load(Relaxed) as i64,
+            set: |c, v| {
+                c.tcp_keepalive.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "maxclients",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 1,
+            max: u32::MAX as i64,
+            get: |c| c.maxclients.load(Relaxed) as i64,
+            set: |c, v| {
+                c.maxclients.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "proto-max-bulk-len",
+        immutable: false,
+        protected: false,
+        kind: Kind::Memory {
+            min: 1024 * 1024,
+            max: i64::MAX as u64,
+            get: |c| c.proto_max_bulk_len.load(Relaxed),
+            set: |c, v| c.proto_max_bulk_len.store(v, Relaxed),
+        },
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        immutable: false,
+        protected: false,
+        kind: Kind::Memory {
+            min: 1024 * 1024,
+            max: i64::MAX as u64,
+            get: |c| c.client_query_buffer_limit.load(Relaxed),
+            set: |c, v| c.client_query_buffer_limit.store(v, Relaxed),
+        },
+    },
+    Param {
+        name: "loglevel",
+        immutable: false,
+        protected: false,
+        kind: Kind::Enum {
+            names: LOGLEVELS,
+            get: |c| c.loglevel.load(Relaxed) as usize,
+            set: |c, i| {
+                c.loglevel.store(i as u8, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "logfile",
+        immutable: true,
+        protected: false,
+        kind: Kind::Str {
+            get: |c| settings(c).logfile.clone(),
+            set: |c, v| {
+                c.settings.write().logfile = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "pidfile",
+        immutable: true,
+        protected: false,
+        kind: Kind::Str {
+            get: |c| settings(c).pidfile.clone(),
+            set: |c, v| {
+                c.settings.write().pidfile = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "dir",
+        immutable: false,
+        protected: true,
+        kind: Kind::Str {
+            get: |c| settings(c).dir.clone(),
+            set: |c, v| {
+                let p = std::path::Path::new(v);
+                if !p.is_dir() {
+                    return Err(format!("No such file or directory: {v}"));
+                }
+                let abs = std::fs::canonicalize(p).map_err(|e| e.to_string())?;
+                c.settings.write().dir = abs.display().to_string();
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "hz",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+            get: |c| c.hz.load(Relaxed) as i64,
+            set: |c, v| {
+                c.hz.store(v.clamp(1, 500) as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "io-threads",
+        immutable: true,
+        protected: false,
+        kind: Kind::Int { min: 1, max: 128, get: |c| c.io_threads.max(1) as i64, set: |_, _| Ok(()) },
+    },
+    Param {
+        name: "maxmemory",
+        immutable: false,
+        protected: false,
+        kind: Kind::Memory {
+            min: 0,
+            max: u64::MAX,
+            get: |c| c.maxmemory.load(Relaxed),
+            set: |c, v| c.maxmemory.store(v, Relaxed),
+        },
+    },
+    Param {
+        name: "maxmemory-policy",
+        immutable: false,
+        protected: false,
+        kind: Kind::Enum {
+            names: MAXMEMORY_POLICIES,
+            get: |c| MAXMEMORY_POLICIES.iter().position(|p| *p == settings(c).maxmemory_policy).unwrap_or(7),
+            set: |c, i| {
+                if MAXMEMORY_POLICIES[i] != "noeviction" {
+                    return Err(format!(
+                        "tumbler only supports noeviction: the '{}' policy would evict keys, and evicting a lock key silently breaks mutual exclusion",
+                        MAXMEMORY_POLICIES[i]
+                    ));
+                }
+                c.settings.write().maxmemory_policy = MAXMEMORY_POLICIES[i].to_string();
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "enable-debug-command",
+        immutable: true,
+        protected: false,
+        kind: Kind::Enum {
+            names: &["no", "yes", "local"],
+            get: |c| c.debug.load(Relaxed) as usize,
+            set: |c, i| {
+                c.debug.store(i as u8, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "save",
+        immutable: false,
+        protected: false,
+        kind: Kind::Str {
+            get: |c| settings(c).save.clone(),
+            set: |c, v| {
+                let parts: Vec<&str> = v.split_whitespace().collect();
+                if !parts.len().is_multiple_of(2)
+                    || parts.iter().any(|p| tumbler_proto::num::parse_i64(p.as_bytes()).is_none_or(|n| n < 0))
+                {
+                    return Err("Invalid save parameters".into());
+                }
+                c.settings.write().save = parts.join(" ");
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "appendonly",
+        immutable: false,
+        protected: false,
+        kind: Kind::Bool { get: |c| settings(c).appendonly, set: |c, v| c.settings.write().appendonly = v },
+    },
+    Param {
+        name: "requirepass",
+        immutable: false,
+        protected: false,
+        kind: Kind::Str {
+            get: |c| settings(c).requirepass.clone(),
+            set: |c, v| {
+                c.settings.write().requirepass = v.to_string();
+                c.has_password.store(!v.is_empty(), Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "protected-mode",
+        immutable: false,
+        protected: false,
+        kind: Kind::Bool { get: |c| settings(c).protected_mode, set: |c, v| c.settings.write().protected_mode = v },
+    },
+];
+
+/// Writes the current value of every parameter into the config file at `path`: lines that set
+/// a parameter are replaced by its current value (later duplicates dropped), other lines and
+/// comments are kept, and parameters that differ from their defaults are appended. The file is
+/// replaced atomically.
+pub fn rewrite(c: &Config, path: &str) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let defaults = Config::default();
+    let mut written = vec![false; PARAMS.len()];
+    let mut out = String::with_capacity(text.len() + 256);
+    let line_for = |p: &Param| {
+        let v = p.get(c);
+        let quoted = if v.is_empty() || (v.contains(' ') && p.name != "bind" && p.name != "save") || v.contains('"') {
+            format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+        } else {
+            v
+        };
+        format!("{} {}\n", p.name, quoted)
+    };
+    for line in text.lines() {
+        let first = line.split_whitespace().next().unwrap_or("");
+        match PARAMS.iter().position(|p| !first.starts_with('#') && p.name.eq_ignore_ascii_case(first)) {
+            Some(i) if written[i] => {}
+            Some(i) => {
+                written[i] = true;
+                out.push_str(&line_for(&PARAMS[i]));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    let mut appended = false;
+    for (i, p) in PARAMS.iter().enumerate() {
+        if written[i]
+            || p.get(c) == p.get(&defaults)
+            || matches!(p.name, "databases" | "io-threads") && p.get(c) == p.get(&defaults)
+        {
+            continue;
+        }
+        if !appended {
+            out.push_str("\n# Generated by CONFIG REWRITE\n");
+            appended = true;
+        }
+        out.push_str(&line_for(p));
+    }
+    let tmp = format!("{path}.tmp-{}", std::process::id());
+    std::fs::write(&tmp, out)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Why a value was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SetError {
+    /// No such parameter.
+    Unknown,
+    /// The parameter can only be set at startup.
+    Immutable,
+    /// The value is invalid; the text says why (Redis' wording).
+    Invalid(String),
+}
+
+/// Parses a memory value the way Redis' `memtoull` does: digits and an optional unit
+/// (b, k, kb, m, mb, g, gb; k = 1000, kb = 1024), case-insensitive.
+pub fn parse_memory(s: &[u8]) -> Option<u64> {
+    let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
+    let (num, unit) = s.split_at(digits);
+    let unit = std::str::from_utf8(unit).ok()?.to_ascii_lowercase();
+    let mul: u64 = match unit.as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    let v: u64 = if num.is_empty() { 0 } else { std::str::from_utf8(num).ok()?.parse().ok()? };
+    v.checked_mul(mul)
+}
+
+impl Param {
+    /// The current value as CONFIG GET prints it.
+    pub fn get(&self, c: &Config) -> String {
+        match &self.kind {
+            Kind::Bool { get, .. } => if get(c) { "yes" } else { "no" }.into(),
+            Kind::Int { get, .. } => get(c).to_string(),
+            Kind::Memory { get, .. } => get(c).to_string(),
+            Kind::Enum { names, get, .. } => names.get(get(c)).copied().unwrap_or("").into(),
+            Kind::Str { get, .. } => get(c),
+        }
+    }
+
+    /// Validates and applies `value`.
+    pub fn set(&self, c: &Config, value: &[u8]) -> Result<(), SetError> {
+        let invalid = |s: &str| SetError::Invalid(s.to_string());
+        match &self.kind {
+            Kind::Bool { set, .. } => {
+                if value.eq_ignore_ascii_case(b"yes") {
+                    set(c, true)
+                } else if value.eq_ignore_ascii_case(b"no") {
+                    set(c, false)
+                } else {
+                    return Err(invalid("argument must be 'yes' or 'no'"));
+                }
+            }
+            Kind::Int { min, max, set, .. } => {
+                let v = tumbler_proto::num::parse_i64(value)
+                    .ok_or_else(|| invalid("argument couldn't be parsed into an integer"))?;
+                if v < *min || v > *max {
+                    return Err(SetError::Invalid(format!("argument must be between {min} and {max} inclusive")));
+                }
+                set(c, v).map_err(SetError::Invalid)?
+            }
+            Kind::Memory { min, max, set, .. } => {
+                let v = parse_memory(value).ok_or_else(|| invalid("argument must be a memory value"))?;
+                if v < *min || v > *max {
+                    return Err(SetError::Invalid(format!("argument must be between {min} and {max} inclusive")));
+                }
+                set(c, v)
+            }
+            Kind::Enum { names, set, .. } => {
+                let Some(i) = names.iter().position(|n| n.as_bytes().eq_ignore_ascii_case(value)) else {
+                    return Err(SetError::Invalid(format!(
+                        "argument(s) must be one of the following: {}",
+                        names.join(", ")
+                    )));
+                };
+                set(c, i).map_err(SetError::Invalid)?
+            }
+            Kind::Str { set, .. } => {
+                let s = std::str::from_utf8(value).map_err(|_| invalid("argument must be valid UTF-8"))?;
+                set(c, s).map_err(SetError::Invalid)?
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The parameter called `name` (case-insensitive).
+    pub fn param(name: &[u8]) -> Option<&'static Param> {
+        PARAMS.iter().find(|p| p.name.as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    /// Sets a parameter at startup (immutable ones included).
+    pub fn set_startup(&mut self, name: &[u8], value: &[u8]) -> Result<(), SetError> {
+        let p = Self::param(name).ok_or(SetError::Unknown)?;
+        match p.name {
+            "databases" => {
+                let n = tumbler_proto::num::parse_i64(value).filter(|n| (1..=i32::MAX as i64).contains(n));
+                self.databases = n
+                    .ok_or_else(|| SetError::Invalid("argument must be between 1 and 2147483647 inclusive".into()))?
+                    as usize;
+                Ok(())
+            }
+            "io-threads" => {
+                let n = tumbler_proto::num::parse_i64(value).filter(|n| (1..=128).contains(n));
+                self.io_threads =
+                    n.ok_or_else(|| SetError::Invalid("argument must be between 1 and 128 inclusive".into()))? as usize;
+                Ok(())
+            }
+            _ => p.set(self, value),
+        }
+    }
+
+    /// Sets a parameter at runtime (CONFIG SET): immutable parameters are refused.
+    pub fn set_runtime(&self, name: &[u8], value: &[u8]) -> Result<(), SetError> {
+        let p = Self::param(name).ok_or(SetError::Unknown)?;
+        if p.immutable {
+            return Err(SetError::Immutable);
+        }
+        p.set(self, value)
+    }
+
+    /// `enable-debug-command`.
+    pub fn debug_mode(&self) -> DebugMode {
+        match self.debug.load(Relaxed) {
+            1 => DebugMode::Yes,
+            2 => DebugMode::Local,
+            _ => DebugMode::No,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_values() {
+        assert_eq!(parse_memory(b"100"), Some(100));
+        assert_eq!(parse_memory(b"1k"), Some(1000));
+        assert_eq!(parse_memory(b"1KB"), Some(1024));
+        assert_eq!(parse_memory(b"2gb"), Some(2 << 30));
+        assert_eq!(parse_memory(b"1.5gb"), None);
+        assert_eq!(parse_memory(b"-1"), None);
+        assert_eq!(parse_memory(b"abc"), None);
+    }
+
+    #[test]
+    fn set_and_get() {
+        let c = Config::default();
+        assert_eq!(c.set_runtime(b"maxmemory", b"1gb"), Ok(()));
+        assert_eq!(Config::param(b"MAXMEMORY").map(|p| p.get(&c)), Some("1073741824".into()));
+        assert_eq!(c.set_runtime(b"databases", b"3"), Err(SetError::Immutable));
+        assert_eq!(c.set_runtime(b"nope", b"3"), Err(SetError::Unknown));
+        assert!(
+            matches!(c.set_runtime(b"timeout", b"-1"), Err(SetError::Invalid(m)) if m == "argument must be between 0 and 2147483647 inclusive")
+        );
+        assert!(
+            matches!(c.set_runtime(b"maxmemory-policy", b"allkeys-lru"), Err(SetError::Invalid(m)) if m.contains("noeviction"))
+        );
+        assert_eq!(c.set_runtime(b"maxmemory-policy", b"NOEVICTION"), Ok(()));
+        assert_eq!(c.set_runtime(b"hz", b"1000"), Ok(()));
+        assert_eq!(Config::param(b"hz").map(|p| p.get(&c)), Some("500".into()));
+    }
+}

@@ -1,0 +1,106 @@
+//! Commands: the table that declares them, the dispatcher that runs them, and one module per
+//! command family.
+//!
+//! This crate is synchronous and knows nothing of sockets: the network layer hands it parsed
+//! arguments and a reply buffer ([`Ctx`]), so every command can be run and tested in-process,
+//! bytes in and bytes out.
+
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod dispatch;
+pub mod docs;
+pub mod info;
+mod ldouble;
+pub mod registry;
+pub mod server;
+pub mod spec;
+pub mod stats;
+pub mod table;
+pub mod util;
+
+pub use client::{ClientInfo, Conn, ReplyMode};
+pub use config::Config;
+pub use dispatch::dispatch;
+pub use registry::{CommandId, Registry};
+pub use server::Server;
+pub use spec::CommandSpec;
+
+use tumbler_keyspace::gate::Shared;
+use tumbler_proto::Reply;
+
+/// Everything a handler needs: the shared server, this connection, its reply buffer, and the
+/// time of the current batch.
+pub struct Ctx<'a> {
+    /// Shared server state.
+    pub srv: &'a Server,
+    /// This connection's state.
+    pub conn: &'a mut Conn,
+    /// Where replies go.
+    pub reply: &'a mut Reply,
+    /// Monotonic milliseconds, read once per batch of pipelined commands.
+    pub now: u64,
+    /// Index of the worker thread running this connection (statistics and gate slot).
+    pub worker: usize,
+    /// Shared passage through the gate, held for the batch; dropped and retaken around
+    /// commands that need the keyspace to themselves.
+    pub gate: Option<Shared<'a>>,
+}
+
+/// An error a handler returns instead of a reply; rendered by the dispatcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdError {
+    /// A fixed text from `tumbler_proto::errors`.
+    Static(&'static str),
+    /// A formatted text.
+    Owned(Vec<u8>),
+}
+
+impl From<&'static str> for CmdError {
+    fn from(s: &'static str) -> Self {
+        CmdError::Static(s)
+    }
+}
+
+impl CmdError {
+    /// A formatted error text.
+    pub fn msg(s: impl Into<Vec<u8>>) -> Self {
+        CmdError::Owned(s.into())
+    }
+}
+
+/// What a handler returns: `Ok` once it has written its reply, or an error to be replied.
+pub type CmdResult = Result<(), CmdError>;
+
+impl Ctx<'_> {
+    /// The keyspace.
+    #[inline]
+    pub fn ks(&self) -> &tumbler_keyspace::Keyspace {
+        &self.srv.keyspace
+    }
+
+    /// A key in this connection's database.
+    #[inline]
+    pub fn key<'k>(&self, key: &'k [u8]) -> tumbler_keyspace::KeyRef<'k> {
+        self.srv.keyspace.key(self.conn.db, key)
+    }
+
+    /// Wall-clock milliseconds at the batch's monotonic time.
+    pub fn wall_ms(&self) -> i64 {
+        self.srv.clock.wall_at(self.now)
+    }
+
+    /// Runs `f` with the keyspace to itself: gives up this connection's shared passage, enters
+    /// the gate exclusively, and re-enters in shared mode afterwards.
+    pub fn exclusive<R>(&mut self, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        let had_shared = self.gate.take().is_some();
+        let out = {
+            let _x = self.srv.gate.exclusive();
+            f(self)
+        };
+        if had_shared {
+            self.gate = Some(self.srv.gate.shared(self.worker));
+        }
+        out
+    }
+}

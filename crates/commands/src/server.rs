@@ -1,0 +1,121 @@
+//! The state every connection shares.
+
+use crate::client::Clients;
+use crate::config::Config;
+use crate::registry::Registry;
+use crate::stats::Stats;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use tumbler_expiry::Clock;
+use tumbler_keyspace::{Gate, Keyspace};
+
+/// Version of tumbler itself.
+pub const TUMBLER_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Redis version tumbler is compatible with, reported where clients look for it
+/// (INFO `redis_version`, HELLO `version`): clients enable features by it.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// Shared server state.
+pub struct Server {
+    /// The data.
+    pub keyspace: Keyspace,
+    /// Atomicity gate for scripts, transactions and whole-keyspace commands.
+    pub gate: Gate,
+    /// Configuration.
+    pub config: Config,
+    /// Commands, indexed.
+    pub registry: Registry,
+    /// Statistics.
+    pub stats: Stats,
+    /// Connected clients.
+    pub clients: Clients,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Monotonic ms at startup.
+    pub started: u64,
+    /// 40 hex characters identifying this run (INFO `run_id`).
+    pub run_id: String,
+    /// Set when a SHUTDOWN or signal asked the server to stop.
+    pub shutting_down: AtomicBool,
+    /// Whether the active expiry (the wheel's reclamation) runs; DEBUG SET-ACTIVE-EXPIRE.
+    pub active_expire: AtomicBool,
+    /// Wall-clock seconds of the last successful save (LASTSAVE): startup, until persistence.
+    pub lastsave: AtomicI64,
+    /// Path of the configuration file, if any (INFO `config_file`).
+    pub config_file: String,
+    /// Listening TCP port, once bound (INFO `tcp_port`).
+    pub port: AtomicU64,
+    /// Number of worker threads.
+    pub workers: usize,
+}
+
+impl Server {
+    /// Builds the shared state for `config`, with `workers` worker threads.
+    pub fn new(config: Config, clock: Arc<dyn Clock>, workers: usize, config_file: String) -> Self {
+        let registry = Registry::new();
+        let stats = Stats::new(workers, registry.len());
+        let started = clock.mono_ms();
+        let lastsave = clock.wall_us() / 1_000_000;
+        Server {
+            keyspace: Keyspace::new(config.databases),
+            // One gate slot per worker plus one for the expiry thread.
+            gate: Gate::new(workers + 1),
+            config,
+            registry,
+            stats,
+            clients: Clients::default(),
+            clock,
+            started,
+            run_id: random_hex(40),
+            shutting_down: AtomicBool::new(false),
+            active_expire: AtomicBool::new(true),
+            lastsave: AtomicI64::new(lastsave),
+            config_file,
+            port: AtomicU64::new(0),
+            workers,
+        }
+    }
+
+    /// Gate slot of the expiry thread.
+    pub fn expiry_slot(&self) -> usize {
+        self.workers
+    }
+
+    /// Reclaims expired keys due now (called by the expiry thread), unless DEBUG
+    /// SET-ACTIVE-EXPIRE 0 turned it off. Returns keys removed.
+    pub fn reclaim_expired(&self, budget: usize) -> usize {
+        if !self.active_expire.load(Relaxed) {
+            return 0;
+        }
+        let _g = self.gate.shared(self.expiry_slot());
+        self.keyspace.reclaim(self.clock.mono_ms(), budget)
+    }
+}
+
+/// Random lower-case hex of `n` characters, from the OS's random source when available.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n.div_ceil(2)];
+    fill_random(&mut bytes);
+    let mut s: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    s.truncate(n);
+    s
+}
+
+/// Fills `buf` with random bytes from /dev/urandom, falling back to a time-seeded generator.
+pub fn fill_random(buf: &mut [u8]) {
+    use std::io::Read;
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        if f.read_exact(buf).is_ok() {
+            return;
+        }
+    }
+    let mut x =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+            | 1;
+    for b in buf {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+}

@@ -1,0 +1,1181 @@
+//! The command table: every command tumbler serves, declared once.
+//!
+//! Arity, flags, ACL categories, key specifications and tips are Redis 7.0.15's (bootstrapped
+//! from its COMMAND INFO with tools/command-meta.py and checked by the differential tests), so
+//! COMMAND INFO, key extraction and ACL categories all derive from this one place. tumbler-only
+//! flags (`F::EXCLUSIVE`, `F::EXTENSION`) are not shown by COMMAND INFO.
+
+use crate::cmd::{connection, keys, server, strings};
+use crate::spec::{Begin, CommandSpec, Find, KeySpec, C, F, KS};
+
+/// Every command, in the order COMMAND lists them.
+pub static TABLE: &[CommandSpec] = &[
+    CommandSpec {
+        name: "ping",
+        arity: -1,
+        flags: F::FAST,
+        acl: C::FAST | C::CONNECTION,
+        legacy_keys: (0, 0, 0),
+        tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+        handler: connection::ping,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "echo",
+        arity: 2,
+        flags: F::LOADING | F::STALE | F::FAST,
+        acl: C::FAST | C::CONNECTION,
+        legacy_keys: (0, 0, 0),
+        handler: connection::echo,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hello",
+        arity: -1,
+        flags: F::NOSCRIPT | F::LOADING | F::STALE | F::FAST | F::NO_AUTH | F::ALLOW_BUSY,
+        acl: C::FAST | C::CONNECTION,
+        legacy_keys: (0, 0, 0),
+        handler: connection::hello,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "auth",
+        arity: -2,
+        flags: F::NOSCRIPT | F::LOADING | F::STALE | F::FAST | F::NO_AUTH | F::ALLOW_BUSY,
+        acl: C::FAST | C::CONNECTION,
+        legacy_keys: (0, 0, 0),
+        handler: connection::auth,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "quit",
+        arity: -1,
+        flags: F::NOSCRIPT | F::LOADING | F::STALE | F::FAST | F::NO_AUTH | F::ALLOW_BUSY,
+        acl: C::FAST | C::CONNECTION,
+        legacy_keys: (0, 0, 0),
+        handler: connection::quit,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "reset",
+        arity: 1,
+        flags: F::NOSCRIPT | F::LOADING | F::STALE | F::FAST | F::NO_AUTH | F::ALLOW_BUSY,
+        acl: C::FAST | C::CONNECTION,
+        legacy_keys: (0, 0, 0),
+        handler: connection::reset,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "select",
+        arity: 2,
+        flags: F::LOADING | F::STALE | F::FAST,
+        acl: C::FAST | C::CONNECTION,
+        legacy_keys: (0, 0, 0),
+        handler: connection::select,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "client",
+        arity: -2,
+        flags: F::NONE,
+        acl: C::SLOW,
+        legacy_keys: (0, 0, 0),
+        subcommands: &[
+            CommandSpec {
+                name: "getredir",
+                arity: 2,
+                flags: F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: connection::client_getredir,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "reply",
+                arity: 3,
+                flags: F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: connection::client_reply,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "kill",
+                arity: -3,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: connection::client_kill,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "info",
+                arity: 2,
+                flags: F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output"],
+                handler: connection::client_info,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "list",
+                arity: -2,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output"],
+                handler: connection::client_list,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "getname",
+                arity: 2,
+                flags: F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: connection::client_getname,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "id",
+                arity: 2,
+                flags: F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: connection::client_id,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "no-evict",
+                arity: 3,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: connection::client_no_evict,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "setname",
+                arity: 3,
+                flags: F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: connection::client_setname,
+                ..CommandSpec::DEFAULT
+            },
+            // Redis 7.2's CLIENT SETINFO, which current client libraries send on every connection.
+            CommandSpec {
+                name: "setinfo",
+                arity: 4,
+                flags: F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+                handler: connection::client_setinfo,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "help",
+                arity: 2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: connection::client_help,
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "get",
+        arity: 2,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::get,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "set",
+        arity: -3,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::STRING | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "RW and ACCESS due to the optional `GET` argument",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE | KS::VARIABLE_FLAGS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::set,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "setnx",
+        arity: 3,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::OW | KS::INSERT,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::setnx,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "setex",
+        arity: 4,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::STRING | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::OW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::setex,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "psetex",
+        arity: 4,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::STRING | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::OW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::psetex,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "getset",
+        arity: 3,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::getset,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "getdel",
+        arity: 2,
+        flags: F::WRITE | F::FAST,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::getdel,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "getex",
+        arity: -2,
+        flags: F::WRITE | F::FAST,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "RW and UPDATE because it changes the TTL",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::getex,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "mget",
+        arity: -2,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::STRING | C::FAST,
+        legacy_keys: (1, -1, 1),
+        tips: &["request_policy:multi_shard"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+        }],
+        handler: strings::mget,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "mset",
+        arity: -3,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::STRING | C::SLOW,
+        legacy_keys: (1, -1, 2),
+        tips: &["request_policy:multi_shard", "response_policy:all_succeeded"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::OW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 2, limit: 0 },
+        }],
+        handler: strings::mset,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "msetnx",
+        arity: -3,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::STRING | C::SLOW,
+        legacy_keys: (1, -1, 2),
+        tips: &["request_policy:multi_shard", "response_policy:agg_min"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::OW | KS::INSERT,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 2, limit: 0 },
+        }],
+        handler: strings::msetnx,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "incr",
+        arity: 2,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::incr,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "decr",
+        arity: 2,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::decr,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "incrby",
+        arity: 3,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::incrby,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "decrby",
+        arity: 3,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::decrby,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "incrbyfloat",
+        arity: 3,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::incrbyfloat,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "append",
+        arity: 3,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::INSERT,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::append,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "strlen",
+        arity: 2,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::strlen,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "getrange",
+        arity: 4,
+        flags: F::READONLY,
+        acl: C::READ | C::STRING | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::getrange,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "substr",
+        arity: 4,
+        flags: F::READONLY,
+        acl: C::READ | C::STRING | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::getrange,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "setrange",
+        arity: 4,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::STRING | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::setrange,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "del",
+        arity: -2,
+        flags: F::WRITE,
+        acl: C::KEYSPACE | C::WRITE | C::SLOW,
+        legacy_keys: (1, -1, 1),
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RM | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+        }],
+        handler: keys::del,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "unlink",
+        arity: -2,
+        flags: F::WRITE | F::FAST,
+        acl: C::KEYSPACE | C::WRITE | C::FAST,
+        legacy_keys: (1, -1, 1),
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RM | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+        }],
+        handler: keys::unlink,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "exists",
+        arity: -2,
+        flags: F::READONLY | F::FAST,
+        acl: C::KEYSPACE | C::READ | C::FAST,
+        legacy_keys: (1, -1, 1),
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+        }],
+        handler: keys::exists,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "touch",
+        arity: -2,
+        flags: F::READONLY | F::FAST,
+        acl: C::KEYSPACE | C::READ | C::FAST,
+        legacy_keys: (1, -1, 1),
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+        }],
+        handler: keys::touch,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "type",
+        arity: 2,
+        flags: F::READONLY | F::FAST,
+        acl: C::KEYSPACE | C::READ | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: keys::type_,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "ttl",
+        arity: 2,
+        flags: F::READONLY | F::FAST,
+        acl: C::KEYSPACE | C::READ | C::FAST,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: keys::ttl,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pttl",
+        arity: 2,
+        flags: F::READONLY | F::FAST,
+        acl: C::KEYSPACE | C::READ | C::FAST,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: keys::pttl,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "expiretime",
+        arity: 2,
+        flags: F::READONLY | F::FAST,
+        acl: C::KEYSPACE | C::READ | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: keys::expiretime,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pexpiretime",
+        arity: 2,
+        flags: F::READONLY | F::FAST,
+        acl: C::KEYSPACE | C::READ | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: keys::pexpiretime,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "persist",
+        arity: 2,
+        flags: F::WRITE | F::FAST,
+        acl: C::KEYSPACE | C::WRITE | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: keys::persist,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "expire",
+        arity: -3,
+        flags: F::WRITE | F::FAST,
+        acl: C::KEYSPACE | C::WRITE | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: keys::expire,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pexpire",
+        arity: -3,
+        flags: F::WRITE | F::FAST,
+        acl: C::KEYSPACE | C::WRITE | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: keys::pexpire,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "expireat",
+        arity: -3,
+        flags: F::WRITE | F::FAST,
+        acl: C::KEYSPACE | C::WRITE | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: keys::expireat,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pexpireat",
+        arity: -3,
+        flags: F::WRITE | F::FAST,
+        acl: C::KEYSPACE | C::WRITE | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: keys::pexpireat,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "keys",
+        arity: 2,
+        flags: F::READONLY,
+        acl: C::KEYSPACE | C::READ | C::SLOW | C::DANGEROUS,
+        legacy_keys: (0, 0, 0),
+        tips: &["request_policy:all_shards", "nondeterministic_output_order"],
+        handler: keys::keys,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "scan",
+        arity: -2,
+        flags: F::READONLY,
+        acl: C::KEYSPACE | C::READ | C::SLOW,
+        legacy_keys: (0, 0, 0),
+        tips: &["nondeterministic_output", "request_policy:special"],
+        handler: keys::scan,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "randomkey",
+        arity: 1,
+        flags: F::READONLY,
+        acl: C::KEYSPACE | C::READ | C::SLOW,
+        legacy_keys: (0, 0, 0),
+        tips: &["request_policy:all_shards", "nondeterministic_output"],
+        handler: keys::randomkey,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "rename",
+        arity: 3,
+        flags: F::WRITE,
+        acl: C::KEYSPACE | C::WRITE | C::SLOW,
+        legacy_keys: (1, 2, 1),
+        keys: &[
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::ACCESS | KS::DELETE,
+                begin: Begin::Index(1),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: "",
+                flags: KS::OW | KS::UPDATE,
+                begin: Begin::Index(2),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+        ],
+        handler: keys::rename,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "renamenx",
+        arity: 3,
+        flags: F::WRITE | F::FAST,
+        acl: C::KEYSPACE | C::WRITE | C::FAST,
+        legacy_keys: (1, 2, 1),
+        keys: &[
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::ACCESS | KS::DELETE,
+                begin: Begin::Index(1),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: "",
+                flags: KS::OW | KS::INSERT,
+                begin: Begin::Index(2),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+        ],
+        handler: keys::renamenx,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "copy",
+        arity: -3,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::KEYSPACE | C::WRITE | C::SLOW,
+        legacy_keys: (1, 2, 1),
+        keys: &[
+            KeySpec {
+                notes: "",
+                flags: KS::RO | KS::ACCESS,
+                begin: Begin::Index(1),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: "",
+                flags: KS::OW | KS::UPDATE,
+                begin: Begin::Index(2),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+        ],
+        handler: keys::copy,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "move",
+        arity: 3,
+        flags: F::WRITE | F::FAST,
+        acl: C::KEYSPACE | C::WRITE | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: keys::move_,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "dbsize",
+        arity: 1,
+        flags: F::READONLY | F::FAST,
+        acl: C::KEYSPACE | C::READ | C::FAST,
+        legacy_keys: (0, 0, 0),
+        tips: &["request_policy:all_shards", "response_policy:agg_sum"],
+        handler: keys::dbsize,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "flushdb",
+        arity: -1,
+        flags: F::WRITE,
+        acl: C::KEYSPACE | C::WRITE | C::SLOW | C::DANGEROUS,
+        legacy_keys: (0, 0, 0),
+        tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+        handler: keys::flushdb,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "flushall",
+        arity: -1,
+        flags: F::WRITE,
+        acl: C::KEYSPACE | C::WRITE | C::SLOW | C::DANGEROUS,
+        legacy_keys: (0, 0, 0),
+        tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+        handler: keys::flushall,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "swapdb",
+        arity: 3,
+        flags: F::WRITE | F::FAST,
+        acl: C::KEYSPACE | C::WRITE | C::FAST | C::DANGEROUS,
+        legacy_keys: (0, 0, 0),
+        handler: keys::swapdb,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "object",
+        arity: -2,
+        flags: F::NONE,
+        acl: C::SLOW,
+        legacy_keys: (0, 0, 0),
+        subcommands: &[
+            CommandSpec {
+                name: "idletime",
+                arity: 3,
+                flags: F::READONLY,
+                acl: C::KEYSPACE | C::READ | C::SLOW,
+                legacy_keys: (2, 2, 1),
+                tips: &["nondeterministic_output"],
+                keys: &[KeySpec {
+                    notes: "",
+                    flags: KS::RO,
+                    begin: Begin::Index(2),
+                    find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+                }],
+                handler: server::object_idletime,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "freq",
+                arity: 3,
+                flags: F::READONLY,
+                acl: C::KEYSPACE | C::READ | C::SLOW,
+                legacy_keys: (2, 2, 1),
+                tips: &["nondeterministic_output"],
+                keys: &[KeySpec {
+                    notes: "",
+                    flags: KS::RO,
+                    begin: Begin::Index(2),
+                    find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+                }],
+                handler: server::object_freq,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "encoding",
+                arity: 3,
+                flags: F::READONLY,
+                acl: C::KEYSPACE | C::READ | C::SLOW,
+                legacy_keys: (2, 2, 1),
+                tips: &["nondeterministic_output"],
+                keys: &[KeySpec {
+                    notes: "",
+                    flags: KS::RO,
+                    begin: Begin::Index(2),
+                    find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+                }],
+                handler: server::object_encoding,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "help",
+                arity: 2,
+                flags: F::LOADING | F::STALE,
+                acl: C::KEYSPACE | C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: server::object_help,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "refcount",
+                arity: 3,
+                flags: F::READONLY,
+                acl: C::KEYSPACE | C::READ | C::SLOW,
+                legacy_keys: (2, 2, 1),
+                tips: &["nondeterministic_output"],
+                keys: &[KeySpec {
+                    notes: "",
+                    flags: KS::RO,
+                    begin: Begin::Index(2),
+                    find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+                }],
+                handler: server::object_refcount,
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "info",
+        arity: -1,
+        flags: F::LOADING | F::STALE,
+        acl: C::SLOW | C::DANGEROUS,
+        legacy_keys: (0, 0, 0),
+        tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+        handler: server::info,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "config",
+        arity: -2,
+        flags: F::NONE,
+        acl: C::SLOW,
+        legacy_keys: (0, 0, 0),
+        subcommands: &[
+            CommandSpec {
+                name: "rewrite",
+                arity: 2,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                handler: server::config_rewrite,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "help",
+                arity: 2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: server::config_help,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "set",
+                arity: -4,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+                handler: server::config_set,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "get",
+                arity: -3,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                handler: server::config_get,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "resetstat",
+                arity: 2,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                handler: server::config_resetstat,
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "command",
+        arity: -1,
+        flags: F::LOADING | F::STALE,
+        acl: C::SLOW | C::CONNECTION,
+        legacy_keys: (0, 0, 0),
+        tips: &["nondeterministic_output_order"],
+        subcommands: &[
+            CommandSpec {
+                name: "count",
+                arity: 2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: server::command_count,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "docs",
+                arity: -2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output_order"],
+                handler: server::command_docs,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "info",
+                arity: -2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output_order"],
+                handler: server::command_info,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "help",
+                arity: 2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: server::command_help,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "list",
+                arity: -2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output_order"],
+                handler: server::command_list,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "getkeysandflags",
+                arity: -4,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: server::command_getkeysandflags,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "getkeys",
+                arity: -4,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: server::command_getkeys,
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        handler: server::command,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "time",
+        arity: 1,
+        flags: F::LOADING | F::STALE | F::FAST,
+        acl: C::FAST,
+        legacy_keys: (0, 0, 0),
+        tips: &["nondeterministic_output"],
+        handler: server::time,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lastsave",
+        arity: 1,
+        flags: F::LOADING | F::STALE | F::FAST,
+        acl: C::ADMIN | C::FAST | C::DANGEROUS,
+        legacy_keys: (0, 0, 0),
+        tips: &["nondeterministic_output"],
+        handler: server::lastsave,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "shutdown",
+        arity: -1,
+        flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE | F::NO_MULTI | F::ALLOW_BUSY,
+        acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+        legacy_keys: (0, 0, 0),
+        handler: server::shutdown,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "function",
+        arity: -2,
+        flags: F::NONE,
+        acl: C::SLOW,
+        legacy_keys: (0, 0, 0),
+        subcommands: &[
+            CommandSpec {
+                name: "help",
+                arity: 2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW | C::SCRIPTING,
+                legacy_keys: (0, 0, 0),
+                handler: server::function_help,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "list",
+                arity: -2,
+                flags: F::NOSCRIPT,
+                acl: C::SLOW | C::SCRIPTING,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output_order"],
+                handler: server::function_list,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "flush",
+                arity: -2,
+                flags: F::WRITE | F::NOSCRIPT,
+                acl: C::WRITE | C::SLOW | C::SCRIPTING,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+                handler: server::function_flush,
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "debug",
+        arity: -2,
+        flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE | F::EXCLUSIVE,
+        acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+        legacy_keys: (0, 0, 0),
+        handler: server::debug,
+        ..CommandSpec::DEFAULT
+    },
+];
