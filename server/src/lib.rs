@@ -1,0 +1,341 @@
+//! tumbler-server as a library: configuration loading, the network layer and startup, so the
+//! binary and the integration tests start servers the same way.
+//!
+//! Threads: one acceptor, `io-threads` workers (each a single-threaded tokio runtime that owns
+//! its connections: no work stealing, no cross-thread wake-ups on the request path), and one
+//! expiry thread that runs the timing wheels.
+
+pub mod conf;
+mod conn;
+pub mod logging;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tumbler_commands::config::Config;
+use tumbler_commands::Server;
+use tumbler_expiry::{Clock, SystemClock};
+
+/// Keys the expiry thread reclaims per shard before moving on, so no shard lock is held long.
+const RECLAIM_BUDGET: usize = 256;
+
+/// Shared by every thread of a running server.
+pub(crate) struct Control {
+    pub(crate) srv: Arc<Server>,
+    stop_tx: watch::Sender<bool>,
+    pub(crate) stop_rx: watch::Receiver<bool>,
+}
+
+impl Control {
+    /// Starts stopping the server: listeners close, connections end, threads exit.
+    pub(crate) fn shutdown(&self, save: bool) {
+        if !self.srv.shutting_down.swap(true, Relaxed) {
+            if save {
+                tracing::warn!("SHUTDOWN SAVE: nothing to save, tumbler keeps no data on disk yet");
+            }
+            tracing::info!("tumbler is now ready to exit, bye bye...");
+        }
+        let _ = self.stop_tx.send(true);
+        self.srv.keyspace.wake_reclaimer();
+    }
+}
+
+/// A running server.
+pub struct ServerHandle {
+    ctl: Arc<Control>,
+    addrs: Vec<SocketAddr>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The first address the server listens on (with the port actually bound).
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// Every listening address.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The shared server state (for in-process tests).
+    pub fn server(&self) -> &Arc<Server> {
+        &self.ctl.srv
+    }
+
+    /// Asks the server to stop (as SHUTDOWN NOSAVE would).
+    pub fn stop(&self) {
+        self.ctl.shutdown(false);
+    }
+
+    /// Waits until the server has stopped (after SHUTDOWN, a signal or [`ServerHandle::stop`]).
+    pub fn wait(mut self) {
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.ctl.shutdown(false);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Options that are not configuration directives.
+#[derive(Default)]
+pub struct StartOptions {
+    /// Path of the config file (for INFO and CONFIG REWRITE).
+    pub config_file: String,
+    /// Stop on SIGTERM / SIGINT (the binary sets this; tests do not).
+    pub handle_signals: bool,
+    /// A clock to use instead of the system's (tests).
+    pub clock: Option<Arc<dyn Clock>>,
+}
+
+fn worker_count(cfg: &Config) -> usize {
+    if cfg.io_threads > 0 {
+        cfg.io_threads
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// Resolves `bind` entries (`*`, `::*`, addresses; a leading `-` marks an optional one).
+fn bind_addrs(bind: &[String], port: u16) -> Vec<(SocketAddr, bool)> {
+    bind.iter()
+        .filter_map(|b| {
+            let (optional, b) = match b.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, b.as_str()),
+            };
+            let ip: IpAddr = match b {
+                "*" => IpAddr::from([0u8, 0, 0, 0]),
+                "::*" => IpAddr::from([0u16; 8]),
+                other => other.parse().ok()?,
+            };
+            Some((SocketAddr::new(ip, port), optional))
+        })
+        .collect()
+}
+
+/// Binds the listeners: the first bind decides the port when `port` is 0, the others reuse it.
+fn listen(bind: &[String], port: u16, backlog: u32) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let mut out: Vec<std::net::TcpListener> = Vec::new();
+    let mut port = port;
+    let addrs = bind_addrs(bind, port);
+    if addrs.is_empty() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no valid bind address"));
+    }
+    for (addr, optional) in addrs {
+        let addr = SocketAddr::new(addr.ip(), port);
+        match bind_one(addr, backlog) {
+            Ok(l) => {
+                if port == 0 {
+                    port = l.local_addr()?.port();
+                }
+                out.push(l);
+            }
+            Err(e) if optional => tracing::debug!("optional bind {addr} skipped: {e}"),
+            Err(e) => return Err(std::io::Error::new(e.kind(), format!("could not bind {addr}: {e}"))),
+        }
+    }
+    if out.is_empty() {
+        return Err(std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "could not bind any address"));
+    }
+    Ok(out)
+}
+
+fn bind_one(addr: SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    sock.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        // `::*` should not also claim IPv4 (that is what `*` is for), as in Redis.
+        sock.set_only_v6(true)?;
+    }
+    sock.bind(&addr.into())?;
+    sock.listen(backlog.clamp(1, i32::MAX as u32) as i32)?;
+    sock.set_nonblocking(true)?;
+    Ok(sock.into())
+}
+
+/// Starts a server with `cfg`. Returns once it is listening.
+pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
+    let workers = worker_count(&cfg);
+    let (bind, port, backlog) = {
+        let s = cfg.settings.read();
+        (s.bind.clone(), s.port, s.tcp_backlog)
+    };
+    let listeners = listen(&bind, port, backlog)?;
+    let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let clock: Arc<dyn Clock> = opts.clock.unwrap_or_else(|| Arc::new(SystemClock::new()));
+    let srv = Arc::new(Server::new(cfg, clock, workers, opts.config_file));
+    srv.port.store(u64::from(addrs[0].port()), Relaxed);
+    srv.config.running.store(true, Relaxed);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ctl = Arc::new(Control { srv: srv.clone(), stop_tx, stop_rx });
+
+    let mut threads = Vec::new();
+    let mut senders = Vec::new();
+    for w in 0..workers {
+        let (tx, rx) = mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr)>();
+        senders.push(tx);
+        let ctl = ctl.clone();
+        threads
+            .push(std::thread::Builder::new().name(format!("tumbler-worker-{w}")).spawn(move || worker(w, ctl, rx))?);
+    }
+    {
+        let ctl = ctl.clone();
+        let signals = opts.handle_signals;
+        threads.push(
+            std::thread::Builder::new()
+                .name("tumbler-accept".into())
+                .spawn(move || acceptor(ctl, listeners, senders, signals))?,
+        );
+    }
+    {
+        let ctl = ctl.clone();
+        threads.push(std::thread::Builder::new().name("tumbler-expiry".into()).spawn(move || expiry(ctl))?);
+    }
+    Ok(ServerHandle { ctl, addrs, threads })
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}
+
+fn worker(idx: usize, ctl: Arc<Control>, mut rx: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>) {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("worker {idx}: cannot start its runtime: {e}");
+            ctl.shutdown(false);
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    let mut stop = ctl.stop_rx.clone();
+    local.block_on(&rt, async {
+        loop {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Some((s, peer)) => match tokio::net::TcpStream::from_std(s) {
+                        Ok(stream) => {
+                            use tracing::Instrument as _;
+                            let span = tracing::debug_span!("conn", %peer);
+                            tokio::task::spawn_local(conn::serve(stream, peer, ctl.clone(), idx).instrument(span));
+                        }
+                        Err(e) => tracing::warn!("cannot register connection from {peer}: {e}"),
+                    },
+                    None => break,
+                },
+                _ = stop.changed() => break,
+            }
+        }
+    });
+    // Let connection tasks observe the stop and close their sockets.
+    local.block_on(&rt, async {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    });
+}
+
+fn acceptor(
+    ctl: Arc<Control>,
+    listeners: Vec<std::net::TcpListener>,
+    senders: Vec<mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>>,
+    signals: bool,
+) {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("acceptor: cannot start its runtime: {e}");
+            ctl.shutdown(false);
+            return;
+        }
+    };
+    rt.block_on(async {
+        let (conn_tx, mut conn_rx) = mpsc::unbounded_channel();
+        for l in listeners {
+            let _ = l.set_nonblocking(true);
+            let Ok(l) = tokio::net::TcpListener::from_std(l) else { continue };
+            let tx = conn_tx.clone();
+            let mut stop = ctl.stop_rx.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        r = l.accept() => match r {
+                            Ok((s, peer)) => {
+                                if tx.send((s, peer)).is_err() {
+                                    break;
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!("accept failed: {e}");
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                            }
+                        },
+                        _ = stop.changed() => break,
+                    }
+                }
+            });
+        }
+        drop(conn_tx);
+        if signals {
+            let ctl2 = ctl.clone();
+            tokio::spawn(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+                else {
+                    return;
+                };
+                tokio::select! {
+                    _ = term.recv() => tracing::warn!("received SIGTERM, scheduling shutdown..."),
+                    _ = int.recv() => tracing::warn!("received SIGINT, scheduling shutdown..."),
+                }
+                ctl2.shutdown(false);
+            });
+        }
+        let mut next = 0usize;
+        let mut stop = ctl.stop_rx.clone();
+        loop {
+            tokio::select! {
+                m = conn_rx.recv() => {
+                    let Some((s, peer)) = m else { break };
+                    let srv = &ctl.srv;
+                    if srv.clients.len() as u64 >= srv.config.maxclients.load(Relaxed) {
+                        srv.stats.rejected_connections.fetch_add(1, Relaxed);
+                        let mut s = s;
+                        use tokio::io::AsyncWriteExt as _;
+                        let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
+                        continue;
+                    }
+                    let Ok(std) = s.into_std() else { continue };
+                    if senders[next % senders.len()].send((std, peer)).is_err() {
+                        break;
+                    }
+                    next = next.wrapping_add(1);
+                }
+                _ = stop.changed() => break,
+            }
+        }
+    });
+}
+
+fn expiry(ctl: Arc<Control>) {
+    let srv = &ctl.srv;
+    while !srv.shutting_down.load(Relaxed) {
+        srv.reclaim_expired(RECLAIM_BUDGET);
+        let now = srv.clock.mono_ms();
+        let due = srv.keyspace.next_due();
+        // Sleep until the earliest timer (a writer with an earlier deadline wakes us sooner);
+        // wake at least every 100 ms to notice shutdown and DEBUG SET-ACTIVE-EXPIRE changes.
+        srv.keyspace.wait_for_due(now, due, Duration::from_millis(100));
+    }
+}
