@@ -1,0 +1,5 @@
+//! tumbler's integration tests: one binary, one module per area. Every server a test needs is
+//! started by the test on a port it picks, and stopped when the test ends.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod differential;

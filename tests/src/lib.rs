@@ -1,0 +1,199 @@
+//! Support for tumbler's integration tests: starting real `redis-server` and tumbler instances
+//! on ports the tests pick, a raw RESP client that keeps reply bytes exactly as received, and
+//! the differential corpus runner.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+pub mod corpus;
+pub mod resp;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on loopback (bound to port 0 and released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until something accepts connections on `addr`.
+pub fn wait_listening(addr: SocketAddr, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+/// True when a program is on PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A `redis-server` process started for a test and stopped when dropped.
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts Debian's redis-server with the settings both sides of the differential tests use.
+    pub fn start(extra: &[&str]) -> RedisServer {
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = tempfile::tempdir().unwrap();
+            let mut args: Vec<String> = [
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--enable-debug-command",
+                "yes",
+                "--dir",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            args.push(dir.path().display().to_string());
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let child = Command::new("redis-server")
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server is installed (apt-get install redis-server)");
+            let mut s = RedisServer { port, child, _dir: dir };
+            if wait_listening(s.addr(), Duration::from_secs(5)) {
+                return s;
+            }
+            let _ = s.child.kill();
+        }
+        panic!("could not start redis-server");
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An in-process tumbler server on an ephemeral port, stopped when dropped.
+pub struct Tumbler {
+    pub handle: tumbler_server::ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl Tumbler {
+    /// Starts tumbler configured like the reference redis-server, plus `extra` directives
+    /// (`&[("maxmemory", "1mb")]`).
+    pub fn start(extra: &[(&str, &str)]) -> Tumbler {
+        Self::start_with(extra, None)
+    }
+
+    /// As [`Tumbler::start`], with a clock of the test's choosing.
+    pub fn start_with(extra: &[(&str, &str)], clock: Option<std::sync::Arc<dyn tumbler_expiry::Clock>>) -> Tumbler {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = format!(
+            "bind 127.0.0.1\nport 0\nsave \"\"\nappendonly no\nenable-debug-command yes\ndir \"{}\"\n",
+            dir.path().display()
+        );
+        for (k, v) in extra {
+            text.push_str(&format!("{k} \"{v}\"\n"));
+        }
+        let mut cfg = tumbler_commands::config::Config::default();
+        let ds = tumbler_server::conf::parse_text(&text, "test").unwrap();
+        tumbler_server::conf::apply(&mut cfg, &ds).unwrap();
+        let handle = tumbler_server::start(cfg, tumbler_server::StartOptions { clock, ..Default::default() }).unwrap();
+        Tumbler { handle, _dir: dir }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.handle.addr()
+    }
+}
+
+/// The `tumbler-server` binary of this workspace, built on first use if needed.
+pub fn server_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    static LOCK: Mutex<()> = Mutex::new(());
+    BIN.get_or_init(|| {
+        let _g = LOCK.lock().unwrap();
+        // target/<profile>/deps/it-xxxx -> target/<profile>/tumbler-server
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(|p| p.parent()).unwrap().to_path_buf();
+        let bin = profile_dir.join("tumbler-server");
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "-q", "-p", "tumbler-server", "--bin", "tumbler-server"]);
+        if release {
+            cmd.arg("--release");
+        }
+        // Always ask cargo: it is a no-op when the binary is up to date.
+        let st = cmd.current_dir(env!("CARGO_MANIFEST_DIR")).status().expect("cargo");
+        assert!(st.success(), "building tumbler-server failed");
+        bin
+    })
+    .clone()
+}
+
+/// A `tumbler-server` child process, killed when dropped.
+pub struct TumblerProcess {
+    pub port: u16,
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+impl TumblerProcess {
+    /// Starts the binary with `--port <free> --bind 127.0.0.1` and `args`.
+    pub fn start(args: &[&str]) -> TumblerProcess {
+        let bin = server_binary();
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = tempfile::tempdir().unwrap();
+            let child = Command::new(&bin)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir", &dir.path().display().to_string()])
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut p = TumblerProcess { port, child, dir };
+            if wait_listening(p.addr(), Duration::from_secs(10)) {
+                return p;
+            }
+            let _ = p.child.kill();
+        }
+        panic!("could not start tumbler-server");
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+impl Drop for TumblerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
