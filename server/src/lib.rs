@@ -316,6 +316,12 @@ fn acceptor(
                         let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
                         continue;
                     }
+                    if denied_by_protected_mode(srv, peer) {
+                        let mut s = s;
+                        use tokio::io::AsyncWriteExt as _;
+                        let _ = s.write_all(PROTECTED_MODE_DENIED).await;
+                        continue;
+                    }
                     let Ok(std) = s.into_std() else { continue };
                     if senders[next % senders.len()].send((std, peer)).is_err() {
                         break;
@@ -326,6 +332,19 @@ fn acceptor(
             }
         }
     });
+}
+
+/// Redis' reply to a non-loopback client refused by protected mode.
+const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Protected mode (on by default, as in Redis): without a password, only loopback clients are
+/// served.
+fn denied_by_protected_mode(srv: &Server, peer: SocketAddr) -> bool {
+    let ip = match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    srv.config.settings.read().protected_mode && !srv.config.has_password.load(Relaxed) && !ip.is_loopback()
 }
 
 fn expiry(ctl: Arc<Control>) {

@@ -16,7 +16,9 @@ pub fn level(loglevel: &str) -> LevelFilter {
 pub fn init(loglevel: &str, logfile: &str) -> std::io::Result<()> {
     let builder = tracing_subscriber::fmt().with_max_level(level(loglevel)).with_target(false).with_thread_names(true);
     if logfile.is_empty() {
-        let _ = builder.with_writer(std::io::stdout).try_init();
+        use std::io::IsTerminal;
+        let ansi = std::io::stdout().is_terminal();
+        let _ = builder.with_ansi(ansi).with_writer(std::io::stdout).try_init();
     } else {
         let f = std::fs::OpenOptions::new().create(true).append(true).open(logfile)?;
         let _ = builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).try_init();

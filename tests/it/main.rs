@@ -3,3 +3,6 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod differential;
+mod expiry;
+mod process;
+mod tools;

@@ -164,15 +164,21 @@ pub struct TumblerProcess {
 }
 
 impl TumblerProcess {
-    /// Starts the binary with `--port <free> --bind 127.0.0.1` and `args`.
+    /// Starts the binary with `args` (a config file first, if any) followed by
+    /// `--port <free> --bind 127.0.0.1 --dir <temp>`, unless `args` set those themselves.
     pub fn start(args: &[&str]) -> TumblerProcess {
         let bin = server_binary();
+        let (file, rest): (&[&str], &[&str]) = match args.first() {
+            Some(f) if !f.starts_with("--") => (&args[..1], &args[1..]),
+            _ => (&[], args),
+        };
         for _ in 0..5 {
             let port = free_port();
             let dir = tempfile::tempdir().unwrap();
             let child = Command::new(&bin)
+                .args(file)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir", &dir.path().display().to_string()])
-                .args(args)
+                .args(rest)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()

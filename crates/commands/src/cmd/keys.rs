@@ -1,6 +1,5 @@
 //! Generic key commands and expiry: DEL, EXISTS, EXPIRE and friends, TTL, SCAN, RENAME, COPY…
 
-use crate::cmd::strings::{wall_to_deadline, Deadline};
 use crate::util::{db_index, int, int32, is};
 use crate::{CmdError, CmdResult, Ctx};
 use tumbler_keyspace::{Entry, KeyRef, ScanFilter, NO_EXPIRE};
@@ -172,45 +171,38 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, seconds: bool, relative: bo
         }
         when *= 1000;
     }
-    // `when` becomes an absolute Unix time in ms, as in Redis; it is turned into a monotonic
-    // deadline below. For relative forms that round trip is exact: base is the same wall time.
-    let wall_now = ctx.wall_ms();
-    if relative {
-        if when > i64::MAX - wall_now {
+    // Deadlines are compared and stored on the monotonic clock. A relative time needs no wall
+    // clock at all (except to reproduce Redis' overflow error for absurd values); an absolute
+    // one is converted once, here.
+    let now = i128::from(ctx.now);
+    let new_at: i128 = if relative {
+        if when > i64::MAX / 2 && when.checked_add(ctx.wall_ms()).is_none() {
             return Err(bad());
         }
-        when += wall_now;
-    }
-    let srv = ctx.srv;
-    let now = ctx.now;
-    let deadline = if when <= wall_now {
-        Deadline::Past
-    } else if relative {
-        Deadline::At(now.saturating_add((when - wall_now) as u64))
+        now + i128::from(when)
     } else {
-        wall_to_deadline(ctx, when)
+        now + i128::from(when) - i128::from(ctx.wall_ms())
     };
-    let off = srv.clock.wall_offset_ms();
-    let r = srv.keyspace.write(ctx.key(args.get(1)), now, |e| -> i64 {
+    let srv = ctx.srv;
+    let r = srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| -> i64 {
         let Some(cur) = e.get() else { return 0 };
-        let cur_at = cur.expire_at();
-        let current = if cur_at == NO_EXPIRE { None } else { Some((i128::from(cur_at) + i128::from(off)) as i64) };
+        let current = match cur.expire_at() {
+            NO_EXPIRE => None,
+            at => Some(i128::from(at)),
+        };
         if (f.nx && current.is_some()) || (f.xx && current.is_none()) {
             return 0;
         }
-        if f.gt && current.is_none_or(|c| when <= c) {
+        if f.gt && current.is_none_or(|c| new_at <= c) {
             return 0;
         }
-        if f.lt && current.is_some_and(|c| when >= c) {
+        if f.lt && current.is_some_and(|c| new_at >= c) {
             return 0;
         }
-        match deadline {
-            Deadline::Past => {
-                e.remove();
-            }
-            Deadline::At(t) => {
-                e.set_expire(t);
-            }
+        if new_at <= now {
+            e.remove();
+        } else {
+            e.set_expire(new_at.min(i128::from(u64::MAX - 2)) as u64);
         }
         1
     });

@@ -1,0 +1,292 @@
+//! Side-by-side load comparison: tumbler-server vs redis-server, in the same run.
+//!
+//! Both servers start on free loopback ports with the same settings. Each workload runs
+//! redis-benchmark (50 clients, keys drawn from 100k) against each server in alternating rounds;
+//! the table shows medians and tumbler/redis ratios of throughput, p99 latency, and the server's
+//! own CPU time per request (all threads, from /proc/<pid>/task/*/schedstat), which is the
+//! honest figure on a small machine where the load generator saturates first.
+//!
+//! With `--pin` (the default when at least two CPUs are available) each server runs on CPU 0 and
+//! redis-benchmark on CPU 1 (taskset), so a multi-threaded server cannot win by taking the load
+//! generator's core.
+//!
+//! Usage: cargo run --release -p tumbler-benches --bin compare -- [--rounds N] [--requests N]
+//!        [--pipeline 1,16] [--workloads set-nx-px,get,del,pexpire] [--no-pin]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CLIENTS: &str = "50";
+const KEYSPACE: u64 = 100_000;
+
+struct Opts {
+    rounds: usize,
+    requests: u64,
+    pipelines: Vec<u32>,
+    workloads: Vec<String>,
+    pin: bool,
+}
+
+fn parse_opts() -> Opts {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut o = Opts {
+        rounds: 5,
+        requests: 200_000,
+        pipelines: vec![1, 16],
+        workloads: ["set-nx-px", "get", "del", "pexpire"].iter().map(|s| s.to_string()).collect(),
+        pin: cpus >= 2,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let v = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--rounds" => o.rounds = v.parse().expect("--rounds N"),
+            "--requests" => o.requests = v.parse().expect("--requests N"),
+            "--pipeline" => o.pipelines = v.split(',').map(|p| p.parse().expect("--pipeline 1,16")).collect(),
+            "--workloads" => o.workloads = v.split(',').map(str::to_string).collect(),
+            "--no-pin" => {
+                o.pin = false;
+                i += 1;
+                continue;
+            }
+            other => panic!("unknown option {other}"),
+        }
+        i += 2;
+    }
+    o
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+struct Server {
+    name: &'static str,
+    port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pinned(pin: bool, cpu: &str, program: &Path) -> Command {
+    if pin {
+        let mut c = Command::new("taskset");
+        c.arg("-c").arg(cpu).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn start(name: &'static str, program: &Path, pin: bool) -> Server {
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let child = pinned(pin, "0", program)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args(["--dir", &dir.path().display().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "{name} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Server { name, port, child, _dir: dir }
+}
+
+/// CPU time in ns used so far by every thread of a process.
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .sum()
+}
+
+/// Runs commands on a fresh connection, pipelined, and waits for every reply.
+fn pipeline(port: u16, cmds: impl Iterator<Item = Vec<Vec<u8>>>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut buf = Vec::new();
+    let mut n = 0u64;
+    for c in cmds {
+        buf.extend_from_slice(format!("*{}\r\n", c.len()).as_bytes());
+        for a in c {
+            buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            buf.extend_from_slice(&a);
+            buf.extend_from_slice(b"\r\n");
+        }
+        n += 1;
+    }
+    s.write_all(&buf).expect("write");
+    // Every reply here is one line (+OK / :n).
+    let mut seen = 0u64;
+    let mut tmp = vec![0u8; 1 << 16];
+    while seen < n {
+        let r = s.read(&mut tmp).expect("read");
+        assert!(r > 0, "server closed during preload");
+        seen += tmp[..r].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
+
+/// Fills `lock:<000000000000..KEYSPACE>` the way redis-benchmark names its random keys.
+fn preload(port: u16) {
+    pipeline(port, std::iter::once(vec![b"FLUSHALL".to_vec()]));
+    pipeline(
+        port,
+        (0..KEYSPACE).map(|i| {
+            vec![
+                b"SET".to_vec(),
+                format!("lock:{i:012}").into_bytes(),
+                b"01234567890123456789".to_vec(),
+                b"PX".to_vec(),
+                b"600000".to_vec(),
+            ]
+        }),
+    );
+}
+
+struct Sample {
+    rps: f64,
+    p99_ms: f64,
+    cpu_ns_per_req: f64,
+}
+
+fn workload_args(w: &str) -> (Vec<&'static str>, bool) {
+    match w {
+        "set-nx-px" => (vec!["SET", "lock:__rand_int__", "01234567890123456789", "NX", "PX", "30000"], false),
+        "get" => (vec!["GET", "lock:__rand_int__"], true),
+        "del" => (vec!["DEL", "lock:__rand_int__"], true),
+        "pexpire" => (vec!["PEXPIRE", "lock:__rand_int__", "30000"], true),
+        "ping-inline" => (vec![], false),
+        other => panic!("unknown workload {other}"),
+    }
+}
+
+fn run(server: &Server, w: &str, pipeline: u32, o: &Opts) -> Sample {
+    let (cmd, needs_keys) = workload_args(w);
+    if needs_keys {
+        preload(server.port);
+    } else {
+        pipeline_flush(server.port);
+    }
+    let before = cpu_ns(server.child.id());
+    let mut c = pinned(o.pin, "1", Path::new("redis-benchmark"));
+    c.args(["-p", &server.port.to_string(), "-c", CLIENTS, "-n", &o.requests.to_string(), "-P", &pipeline.to_string()]);
+    c.args(["-r", &KEYSPACE.to_string(), "--csv", "-q"]);
+    if w == "ping-inline" {
+        c.args(["-t", "ping_inline"]);
+    } else {
+        c.args(&cmd);
+    }
+    let out = c.output().expect("redis-benchmark is installed");
+    let used = cpu_ns(server.child.id()) - before;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{} {w}: {text}{}", server.name, String::from_utf8_lossy(&out.stderr));
+    // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+    let row = text.lines().rfind(|l| !l.starts_with("\"test\"")).unwrap_or_default().to_string();
+    let f: Vec<f64> = row.split(',').skip(1).map(|v| v.trim_matches('"').parse().unwrap_or(f64::NAN)).collect();
+    Sample { rps: f[0], p99_ms: f[5], cpu_ns_per_req: used as f64 / o.requests as f64 }
+}
+
+fn pipeline_flush(port: u16) {
+    pipeline(port, std::iter::once(vec![b"FLUSHALL".to_vec()]));
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn tumbler_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("exe");
+    let dir = exe.parent().expect("target dir");
+    let bin = dir.join("tumbler-server");
+    if !bin.exists() {
+        let st =
+            Command::new(env!("CARGO")).args(["build", "--release", "-p", "tumbler-server"]).status().expect("cargo");
+        assert!(st.success());
+    }
+    bin
+}
+
+fn main() {
+    let o = parse_opts();
+    let redis = start("redis", Path::new("redis-server"), o.pin);
+    let tumbler = start("tumbler", &tumbler_binary(), o.pin);
+    println!(
+        "tumbler vs redis-server 7.0.15: {} clients, {} requests per run, {} rounds (medians), keys over {}k, {}",
+        CLIENTS,
+        o.requests,
+        o.rounds,
+        KEYSPACE / 1000,
+        if o.pin { "servers pinned to CPU 0, redis-benchmark to CPU 1" } else { "unpinned" }
+    );
+    println!(
+        "{:<12} {:>3} | {:>10} {:>10} {:>6} | {:>8} {:>8} {:>6} | {:>9} {:>9} {:>6}",
+        "workload",
+        "P",
+        "redis rps",
+        "tumb rps",
+        "ratio",
+        "redis p99",
+        "tumb p99",
+        "ratio",
+        "redis ns",
+        "tumb ns",
+        "ratio"
+    );
+    for w in &o.workloads {
+        for &p in &o.pipelines {
+            let (mut r, mut t) = (Vec::new(), Vec::new());
+            for round in 0..o.rounds {
+                // Alternate which server goes first so drift affects both alike.
+                if round % 2 == 0 {
+                    r.push(run(&redis, w, p, &o));
+                    t.push(run(&tumbler, w, p, &o));
+                } else {
+                    t.push(run(&tumbler, w, p, &o));
+                    r.push(run(&redis, w, p, &o));
+                }
+            }
+            let m = |v: &[Sample], f: fn(&Sample) -> f64| median(v.iter().map(f).collect());
+            let (rr, tr) = (m(&r, |s| s.rps), m(&t, |s| s.rps));
+            let (rp, tp) = (m(&r, |s| s.p99_ms), m(&t, |s| s.p99_ms));
+            let (rc, tc) = (m(&r, |s| s.cpu_ns_per_req), m(&t, |s| s.cpu_ns_per_req));
+            println!(
+                "{:<12} {:>3} | {:>10.0} {:>10.0} {:>6.2} | {:>8.3} {:>8.3} {:>6.2} | {:>9.0} {:>9.0} {:>6.2}",
+                w,
+                p,
+                rr,
+                tr,
+                tr / rr,
+                rp,
+                tp,
+                tp / rp,
+                rc,
+                tc,
+                tc / rc
+            );
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Expiry: exact lazy expiry on a clock the test moves by hand, wall-clock steps that move no
+//! deadline, and the timing wheel reclaiming keys nobody touches.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tumbler_expiry::{Clock, ManualClock};
+use tumbler_tests::resp::{parse, RawConn, Value};
+use tumbler_tests::Tumbler;
+
+const YEAR_MS: i64 = 365 * 24 * 3600 * 1000;
+
+fn int(r: Vec<u8>) -> i64 {
+    match parse(&r).0 {
+        Value::Int(i) => i,
+        other => panic!("expected an integer, got {other:?}"),
+    }
+}
+
+fn info_field(c: &mut RawConn, section: &str, field: &str) -> String {
+    let text = parse(&c.cmd_str(&["INFO", section])).0.text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {text}"))
+        .to_string()
+}
+
+fn manual() -> (ManualClock, Tumbler) {
+    let clock = ManualClock::new(10_000_000, 1_700_000_000_000 - 10_000_000);
+    let t = Tumbler::start_with(&[], Some(Arc::new(clock.clone())));
+    (clock, t)
+}
+
+#[test]
+fn a_lock_lives_exactly_its_ttl() {
+    let (clock, t) = manual();
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    assert_eq!(c.cmd_str(&["SET", "lock:a", "tok", "NX", "PX", "1000"]), b"+OK\r\n");
+    clock.advance_ms(999);
+    assert_eq!(int(c.cmd_str(&["PTTL", "lock:a"])), 1);
+    clock.advance_ms(1);
+    assert_eq!(c.cmd_str(&["GET", "lock:a"]), b"$3\r\ntok\r\n", "still held at exactly its deadline");
+    assert_eq!(c.cmd_str(&["SET", "lock:a", "other", "NX", "PX", "1000"]), b"$-1\r\n");
+    clock.advance_ms(1);
+    assert_eq!(c.cmd_str(&["GET", "lock:a"]), b"$-1\r\n", "gone one millisecond later");
+    assert_eq!(c.cmd_str(&["SET", "lock:a", "other", "NX", "PX", "1000"]), b"+OK\r\n");
+}
+
+#[test]
+fn wall_clock_steps_move_no_deadline() {
+    let (clock, t) = manual();
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    c.cmd_str(&["SET", "lock:rel", "tok", "PX", "10000"]);
+    let wall = clock.mono_ms() as i64 + 1_700_000_000_000 - 10_000_000;
+    c.cmd_str(&["SET", "lock:abs", "tok", "PXAT", &(wall + 20_000).to_string()]);
+    assert_eq!(int(c.cmd_str(&["PEXPIRETIME", "lock:abs"])), wall + 20_000);
+
+    clock.step_wall_ms(YEAR_MS);
+    assert_eq!(c.cmd_str(&["GET", "lock:rel"]), b"$3\r\ntok\r\n", "a year forward expires nothing");
+    assert_eq!(c.cmd_str(&["GET", "lock:abs"]), b"$3\r\ntok\r\n");
+    assert_eq!(int(c.cmd_str(&["PTTL", "lock:rel"])), 10_000);
+    // Absolute times follow the new wall clock: the deadline itself did not move.
+    assert_eq!(int(c.cmd_str(&["PEXPIRETIME", "lock:abs"])), wall + 20_000 + YEAR_MS);
+    assert_eq!(int(c.cmd_str(&["EXPIRETIME", "lock:rel"])), (wall + 10_000 + YEAR_MS + 500) / 1000);
+
+    clock.step_wall_ms(-2 * YEAR_MS);
+    assert_eq!(int(c.cmd_str(&["PTTL", "lock:abs"])), 20_000, "a step back does not extend it either");
+    clock.advance_ms(10_001);
+    assert_eq!(c.cmd_str(&["GET", "lock:rel"]), b"$-1\r\n");
+    assert_eq!(c.cmd_str(&["GET", "lock:abs"]), b"$3\r\ntok\r\n");
+    clock.advance_ms(10_000);
+    assert_eq!(c.cmd_str(&["GET", "lock:abs"]), b"$-1\r\n");
+}
+
+#[test]
+fn expire_conditions_compare_in_wall_time() {
+    let (clock, t) = manual();
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    c.cmd_str(&["SET", "k", "v", "PX", "5000"]);
+    clock.step_wall_ms(-YEAR_MS);
+    assert_eq!(int(c.cmd_str(&["PEXPIRE", "k", "4000", "GT"])), 0);
+    assert_eq!(int(c.cmd_str(&["PEXPIRE", "k", "6000", "GT"])), 1);
+    assert_eq!(int(c.cmd_str(&["PTTL", "k"])), 6000);
+    // An EXPIREAT computed from the stepped-back wall clock lands where it says.
+    let wall_now = clock.mono_ms() as i64 + 1_700_000_000_000 - 10_000_000 - YEAR_MS;
+    assert_eq!(int(c.cmd_str(&["PEXPIREAT", "k", &(wall_now + 3000).to_string()])), 1);
+    assert_eq!(int(c.cmd_str(&["PTTL", "k"])), 3000);
+}
+
+#[test]
+fn the_wheel_reclaims_keys_nobody_touches() {
+    let t = Tumbler::start(&[]);
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    for i in 0..500 {
+        c.cmd_str(&["SET", &format!("lock:{i}"), "tok", "PX", &(20 + i % 50).to_string()]);
+    }
+    c.cmd_str(&["SET", "keeper", "v"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while int(c.cmd_str(&["DBSIZE"])) > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(int(c.cmd_str(&["DBSIZE"])), 1, "only the key without TTL is left");
+    assert_eq!(info_field(&mut c, "stats", "expired_keys"), "500");
+    assert_eq!(info_field(&mut c, "keyspace", "db0"), "keys=1,expires=0,avg_ttl=0");
+    let lag: u64 = info_field(&mut c, "stats", "expiry_lag_max_ms").parse().unwrap();
+    let p99: u64 = info_field(&mut c, "stats", "expiry_lag_p99_ms").parse().unwrap();
+    assert!(p99 <= lag, "the figures are consistent: p99 {p99} <= max {lag}");
+}
+
+#[test]
+fn active_expiry_can_be_paused_for_tests() {
+    let t = Tumbler::start(&[]);
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    c.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    c.cmd_str(&["SET", "k", "v", "PX", "10"]);
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(int(c.cmd_str(&["DBSIZE"])), 1, "not reclaimed while paused, as in Redis");
+    assert_eq!(int(c.cmd_str(&["EXISTS", "k"])), 0, "but invisible");
+    c.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while int(c.cmd_str(&["DBSIZE"])) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(int(c.cmd_str(&["DBSIZE"])), 0);
+}

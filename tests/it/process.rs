@@ -1,0 +1,138 @@
+//! The `tumbler-server` binary: command line, config files, logging, pid file, shutdown.
+
+use std::io::Read;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tumbler_tests::resp::{parse, RawConn, Value};
+use tumbler_tests::{server_binary, TumblerProcess};
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(server_binary()).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn config_get(c: &mut RawConn, name: &str) -> String {
+    match parse(&c.cmd_str(&["CONFIG", "GET", name])).0 {
+        Value::Array(v) if v.len() == 2 => v[1].text(),
+        other => panic!("CONFIG GET {name}: {other:?}"),
+    }
+}
+
+#[test]
+fn version_and_help() {
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("tumbler-server v="), "{out}");
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage: tumbler-server"), "{out}");
+}
+
+#[test]
+fn bad_directive_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.conf");
+    std::fs::write(&path, "# a comment\nport 0\n\nmaxmemroy 100mb\n").unwrap();
+    let (code, _, err) = run(&[path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("{}:4", path.display())), "{err}");
+    assert!(err.contains("maxmemroy 100mb"), "{err}");
+    assert!(err.contains("unknown directive 'maxmemroy'"), "{err}");
+}
+
+#[test]
+fn malformed_value_and_refused_policy_stop_startup() {
+    let (code, _, err) = run(&["--port", "0", "--maxmemory", "lots"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("command line") && err.contains("argument must be a memory value"), "{err}");
+    let (code, _, err) = run(&["--port", "0", "--maxmemory-policy", "allkeys-lru"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("only supports noeviction"), "{err}");
+    let (code, out, _) = run(&["--test-config", "--port", "0", "--hz", "50"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn config_file_then_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("t.conf");
+    std::fs::write(&conf, "hz 20\ntimeout 30\nsave 3600 1\nsave 300 100\nmaxmemory 1mb\ndatabases 4\n").unwrap();
+    let p = TumblerProcess::start(&[conf.to_str().unwrap(), "--timeout", "40"]);
+    let mut c = RawConn::connect(p.addr()).unwrap();
+    assert_eq!(config_get(&mut c, "hz"), "20");
+    assert_eq!(config_get(&mut c, "timeout"), "40", "the command line wins over the file");
+    assert_eq!(config_get(&mut c, "save"), "3600 1 300 100");
+    assert_eq!(config_get(&mut c, "maxmemory"), "1048576");
+    assert_eq!(config_get(&mut c, "databases"), "4");
+    assert_eq!(c.cmd_str(&["SELECT", "4"]), b"-ERR DB index is out of range\r\n");
+    // The file is the one INFO reports and CONFIG REWRITE updates.
+    let info = parse(&c.cmd_str(&["INFO", "server"])).0.text();
+    assert!(info.contains(&format!("config_file:{}", std::fs::canonicalize(&conf).unwrap().display())), "{info}");
+    assert_eq!(c.cmd_str(&["CONFIG", "SET", "hz", "33"]), b"+OK\r\n");
+    assert_eq!(c.cmd_str(&["CONFIG", "REWRITE"]), b"+OK\r\n");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.contains("hz 33\n") && text.contains("timeout 40\n"), "{text}");
+    assert!(text.contains("databases 4\n"), "{text}");
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid = dir.path().join("t.pid");
+    let log = dir.path().join("t.log");
+    let mut p = TumblerProcess::start(&["--pidfile", pid.to_str().unwrap(), "--logfile", log.to_str().unwrap()]);
+    let written: u32 = std::fs::read_to_string(&pid).unwrap().trim().parse().unwrap();
+    assert_eq!(written, p.child.id());
+    let mut c = RawConn::connect(p.addr()).unwrap();
+    assert_eq!(c.cmd_str(&["PING"]), b"+PONG\r\n");
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc_kill(p.child.id() as i32, 15) };
+    let status = wait_exit(&mut p, Duration::from_secs(10));
+    assert_eq!(status, Some(0));
+    assert!(c.is_closed(Duration::from_secs(2)), "clients are disconnected");
+    assert!(!pid.exists(), "pid file removed");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("Ready to accept connections") && text.contains("SIGTERM"), "{text}");
+}
+
+#[test]
+fn shutdown_command_stops_the_server_without_replying() {
+    let mut p = TumblerProcess::start(&[]);
+    let mut c = RawConn::connect(p.addr()).unwrap();
+    assert_eq!(c.cmd_str(&["SHUTDOWN", "BOGUS"]), b"-ERR syntax error\r\n");
+    let r = c.raw(b"*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n", Duration::from_secs(5));
+    assert!(r.is_empty(), "no reply: {:?}", String::from_utf8_lossy(&r));
+    assert_eq!(wait_exit(&mut p, Duration::from_secs(10)), Some(0));
+}
+
+fn wait_exit(p: &mut TumblerProcess, within: Duration) -> Option<i32> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Some(st) = p.child.try_wait().unwrap() {
+            return st.code();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[test]
+fn logs_are_readable_by_people() {
+    let mut p = TumblerProcess::start(&["--save", "3600 1"]);
+    let _ = RawConn::connect(p.addr()).unwrap().raw(b"SHUTDOWN NOSAVE\r\n", Duration::from_secs(5));
+    let _ = wait_exit(&mut p, Duration::from_secs(10));
+    let mut out = String::new();
+    p.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(out.contains("Ready to accept connections tcp on 127.0.0.1:"), "{out}");
+    assert!(out.contains("does not persist data yet"), "the accepted-but-ignored save is said: {out}");
+    assert!(!out.contains('\u{1b}'), "no terminal colours when not on a terminal: {out}");
+}
