@@ -4,7 +4,8 @@
 //! The read buffer is a `BytesMut`: requests are parsed in place and their arguments borrowed
 //! from it, consumed requests are dropped from the front in O(1), and a large incoming value is
 //! read straight into space reserved for it. One clock read and one pass through the gate per
-//! batch, one `write` per batch.
+//! batch, one `write` per batch. A blocking command (BLPOP…) suspends the batch: replies so far
+//! are written, the task waits outside every lock, and the rest of the buffer runs afterwards.
 
 use crate::Control;
 use bytes::{Buf, BytesMut};
@@ -15,7 +16,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
-use tumbler_commands::{dispatch, ClientInfo, Conn, Ctx, Server};
+use tumbler_commands::blocking::{BlockRequest, Outcome};
+use tumbler_commands::{dispatch, ClientInfo, Conn, Ctx, ReplyMode, Server};
 use tumbler_proto::{Limits, Parser, Reply, Step};
 
 /// Initial (and minimum) read buffer capacity, as Redis' PROTO_IOBUF_LEN.
@@ -24,8 +26,37 @@ const READ_CHUNK: usize = 16 * 1024;
 /// does not accumulate without bound.
 const FLUSH_AT: usize = 64 * 1024;
 
+/// What processing the buffered requests ended with.
+enum BatchEnd {
+    /// Everything complete was run; read more.
+    NeedInput,
+    /// Close after writing the replies.
+    Close,
+    /// Close at once without writing (the POST / Host: check).
+    CloseNow,
+    /// A command blocked: write the replies, wait, then continue with the buffer.
+    Blocked(BlockRequest),
+    /// SHUTDOWN.
+    Shutdown(bool),
+}
+
+struct Connection<'a> {
+    ctl: &'a Control,
+    srv: &'a Server,
+    worker: usize,
+    stream: TcpStream,
+    rbuf: BytesMut,
+    parser: Parser,
+    reply: Reply,
+    conn: Conn,
+    info: Arc<ClientInfo>,
+    signal: Arc<Notify>,
+    /// Total bytes a large incoming request needs (a hint for sizing the read buffer).
+    need: usize,
+}
+
 /// Serves one accepted connection until it closes.
-pub(crate) async fn serve(mut stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, worker: usize) {
+pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, worker: usize) {
     let srv: &Server = &ctl.srv;
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -34,70 +65,139 @@ pub(crate) async fn serve(mut stream: TcpStream, peer: SocketAddr, ctl: Arc<Cont
         stream.as_raw_fd()
     };
     let id = srv.clients.next_id();
-    let now = srv.clock.mono_ms();
-    let info = Arc::new(ClientInfo::new(id, peer.to_string(), local, fd, now));
-    let kill = Arc::new(Notify::new());
+    let info = Arc::new(ClientInfo::new(id, peer.to_string(), local, fd, srv.clock.mono_ms()));
+    // One notification serves CLIENT KILL and the wake-up of a blocked command.
+    let signal = Arc::new(Notify::new());
     {
-        let k = kill.clone();
-        *info.waker.lock() = Some(Box::new(move || k.notify_one()));
+        let s = signal.clone();
+        *info.waker.lock() = Some(Box::new(move || s.notify_one()));
     }
     srv.clients.add(info.clone());
     srv.stats.connections.fetch_add(1, Relaxed);
     let authenticated = !srv.config.has_password.load(Relaxed);
     let mut conn = Conn::new(info.clone(), authenticated, peer.ip().is_loopback());
-    let mut stop = ctl.stop_rx.clone();
+    {
+        let s = signal.clone();
+        conn.wake = Arc::new(move || s.notify_one());
+    }
+    let mut c = Connection {
+        ctl: &ctl,
+        srv,
+        worker,
+        stream,
+        rbuf: BytesMut::with_capacity(READ_CHUNK),
+        parser: Parser::new(),
+        reply: Reply::new(),
+        conn,
+        info: info.clone(),
+        signal,
+        need: 0,
+    };
+    c.run().await;
+    let _ = c.stream.shutdown().await;
+    srv.clients.remove(id);
+}
 
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut parser = Parser::new();
-    let mut reply = Reply::new();
-    let mut need = 0usize;
-
-    'conn: loop {
-        if *stop.borrow() || info.killed.load(Relaxed) {
-            break;
-        }
-        // Make room for the next read: a chunk, or, while a large bulk is arriving, room that
-        // doubles with what has arrived (a client announcing 512 MB and sending nothing does
-        // not get 512 MB allocated up front).
-        let want = if need > rbuf.len() { (need - rbuf.len()).min(rbuf.len().max(READ_CHUNK)) } else { READ_CHUNK };
-        if rbuf.capacity() - rbuf.len() < want {
-            rbuf.reserve(want);
-        }
-        let timeout = srv.config.timeout.load(Relaxed);
-        let read = tokio::select! {
-            biased;
-            r = stream.read_buf(&mut rbuf) => r,
-            _ = kill.notified() => continue 'conn,
-            _ = stop.changed() => break 'conn,
-            _ = idle(timeout) => {
-                tracing::debug!("closing idle client");
-                break 'conn;
+impl Connection<'_> {
+    async fn run(&mut self) {
+        let mut stop = self.ctl.stop_rx.clone();
+        loop {
+            if *stop.borrow() || self.info.killed.load(Relaxed) {
+                return;
             }
-        };
-        let n = match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let wstats = srv.stats.worker(worker);
-        let limit = srv.config.client_query_buffer_limit.load(Relaxed) as usize;
-        if rbuf.len() > limit {
-            tracing::warn!("closing client that reached max query buffer length ({} bytes)", rbuf.len());
-            srv.stats.limit_disconnects.fetch_add(1, Relaxed);
-            break;
+            let end = self.process().await;
+            let Some(end) = end else { return };
+            match end {
+                BatchEnd::CloseNow => return,
+                BatchEnd::Shutdown(save) => {
+                    self.ctl.shutdown(save);
+                    return;
+                }
+                _ => {}
+            }
+            if !self.flush().await {
+                return;
+            }
+            match end {
+                BatchEnd::Close => return,
+                BatchEnd::Blocked(req) => {
+                    if !self.wait_unblocked(req, &mut stop).await {
+                        return;
+                    }
+                    // Run what was pipelined after the blocking command before reading more.
+                    continue;
+                }
+                _ => {}
+            }
+            if !self.read(&mut stop).await {
+                return;
+            }
         }
+    }
 
-        // Run every complete request in the buffer.
+    /// Reads more input. Returns false when the connection must end.
+    async fn read(&mut self, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+        // Make room: a chunk, or, while a large bulk is arriving, room that doubles with what
+        // has arrived (a client announcing 512 MB and sending nothing does not get 512 MB
+        // allocated up front).
+        let len = self.rbuf.len();
+        let want = if self.need > len { (self.need - len).min(len.max(READ_CHUNK)) } else { READ_CHUNK };
+        if self.rbuf.capacity() - len < want {
+            self.rbuf.reserve(want);
+        }
+        loop {
+            let timeout = self.srv.config.timeout.load(Relaxed);
+            let r = tokio::select! {
+                biased;
+                r = self.stream.read_buf(&mut self.rbuf) => r,
+                _ = self.signal.notified() => {
+                    if self.info.killed.load(Relaxed) {
+                        return false;
+                    }
+                    continue;
+                }
+                _ = stop.changed() => return false,
+                _ = idle(timeout) => {
+                    tracing::debug!("closing idle client");
+                    return false;
+                }
+            };
+            return match r {
+                Ok(0) | Err(_) => false,
+                Ok(n) => {
+                    self.srv.stats.worker(self.worker).net(n as u64, 0);
+                    let limit = self.srv.config.client_query_buffer_limit.load(Relaxed) as usize;
+                    if self.rbuf.len() > limit {
+                        tracing::warn!(
+                            "closing client that reached max query buffer length ({} bytes)",
+                            self.rbuf.len()
+                        );
+                        self.srv.stats.limit_disconnects.fetch_add(1, Relaxed);
+                        return false;
+                    }
+                    true
+                }
+            };
+        }
+    }
+
+    /// Runs every complete request in the buffer. `None` when a mid-batch write failed.
+    async fn process(&mut self) -> Option<BatchEnd> {
+        let srv = self.srv;
         let now = srv.clock.mono_ms();
         let t0 = srv.clock.mono_us();
         let limits = Limits {
             max_bulk_len: srv.config.proto_max_bulk_len.load(Relaxed).min(i64::MAX as u64) as i64,
-            unauthenticated: !conn.authenticated,
+            unauthenticated: !self.conn.authenticated,
         };
-        let mut ctx = Ctx { srv, conn: &mut conn, reply: &mut reply, now, worker, gate: Some(srv.gate.shared(worker)) };
-        let mut ids: smallvec_ids::Ids = smallvec_ids::Ids::default();
-        let mut close = false;
+        let mut ids = BatchIds::default();
+        let mut end = BatchEnd::NeedInput;
+        let mut gate = Some(srv.gate.shared(self.worker));
         loop {
-            let consumed = match parser.next(&rbuf, limits) {
+            let mut ctx =
+                Ctx { srv, conn: &mut self.conn, reply: &mut self.reply, now, worker: self.worker, gate: gate.take() };
+            let step = self.parser.next(&self.rbuf, limits);
+            let consumed = match step {
                 Ok(Step::Request { args, consumed }) => {
                     if let Some(id) = dispatch(&mut ctx, args) {
                         ids.push(id);
@@ -105,77 +205,119 @@ pub(crate) async fn serve(mut stream: TcpStream, peer: SocketAddr, ctl: Arc<Cont
                     consumed
                 }
                 Ok(Step::Skip { consumed }) => consumed,
-                Ok(Step::Incomplete { need: n }) => {
-                    need = n;
+                Ok(Step::Incomplete { need }) => {
+                    self.need = need;
+                    gate = ctx.gate.take();
                     break;
                 }
                 Err(e) => {
                     let mark = ctx.reply.len();
-                    ctx.reply.error_bytes(&e.message_bytes());
-                    srv.stats.error(&e.message_bytes());
-                    if ctx.conn.reply_mode != tumbler_commands::ReplyMode::On {
+                    let msg = e.message_bytes();
+                    ctx.reply.error_bytes(&msg);
+                    srv.stats.error(&msg);
+                    if ctx.conn.reply_mode != ReplyMode::On {
                         ctx.reply.truncate(mark);
                     }
                     tracing::debug!("protocol error: {}", e.message());
-                    close = true;
+                    end = BatchEnd::Close;
+                    gate = ctx.gate.take();
                     break;
                 }
             };
-            rbuf.advance(consumed);
-            need = 0;
-            if ctx.conn.close_now || ctx.conn.close_after_reply {
-                close = true;
+            gate = ctx.gate.take();
+            drop(ctx);
+            self.rbuf.advance(consumed);
+            self.need = 0;
+            if self.conn.close_now {
+                end = match self.conn.shutdown.take() {
+                    Some(req) => BatchEnd::Shutdown(req.save),
+                    None => BatchEnd::CloseNow,
+                };
                 break;
             }
-            if ctx.reply.len() >= FLUSH_AT {
+            if self.conn.close_after_reply {
+                end = BatchEnd::Close;
+                break;
+            }
+            if let Some(req) = self.conn.blocked.take() {
+                end = BatchEnd::Blocked(req);
+                break;
+            }
+            if self.reply.len() >= FLUSH_AT {
                 // Write what is ready without holding the gate across the await.
-                ctx.gate = None;
-                let pending = ctx.reply.len();
-                if write_out(&mut stream, ctx.reply).await.is_err() {
-                    break 'conn;
+                drop(gate.take());
+                if !self.flush().await {
+                    return None;
                 }
-                wstats.net(0, pending as u64);
-                ctx.gate = Some(srv.gate.shared(worker));
+                gate = Some(srv.gate.shared(self.worker));
             }
         }
-        let shutdown = ctx.conn.shutdown.take();
-        let close_now = ctx.conn.close_now;
-        drop(ctx);
-        let elapsed = srv.clock.mono_us().saturating_sub(t0);
-        ids.attribute(srv, worker, elapsed);
-        if rbuf.is_empty() && rbuf.capacity() > 4 * READ_CHUNK && parser.is_idle() {
-            rbuf = BytesMut::with_capacity(READ_CHUNK);
+        drop(gate);
+        ids.attribute(srv, self.worker, srv.clock.mono_us().saturating_sub(t0));
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * READ_CHUNK && self.parser.is_idle() {
+            self.rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
-        info.qbuf.store(rbuf.len(), Relaxed);
-        info.qbuf_free.store(rbuf.capacity() - rbuf.len(), Relaxed);
-
-        if let Some(req) = shutdown {
-            ctl.shutdown(req.save);
-            break;
-        }
-        if close_now {
-            // The cross-protocol attack check: close without sending anything.
-            break;
-        }
-        let out = reply.len();
-        if out > 0 && write_out(&mut stream, &mut reply).await.is_err() {
-            break;
-        }
-        wstats.net(n as u64, out as u64);
-        reply.shrink_if_idle(64 * 1024);
-        if close {
-            break;
-        }
+        self.info.qbuf.store(self.rbuf.len(), Relaxed);
+        self.info.qbuf_free.store(self.rbuf.capacity() - self.rbuf.len(), Relaxed);
+        Some(end)
     }
-    let _ = stream.shutdown().await;
-    srv.clients.remove(id);
-}
 
-/// Writes all pending replies.
-async fn write_out(stream: &mut TcpStream, reply: &mut Reply) -> std::io::Result<()> {
-    stream.write_all(reply.as_bytes()).await?;
-    reply.consume(reply.len());
-    Ok(())
+    /// Writes pending replies. Returns false when the peer is gone.
+    async fn flush(&mut self) -> bool {
+        let n = self.reply.len();
+        if n == 0 {
+            return true;
+        }
+        if self.stream.write_all(self.reply.as_bytes()).await.is_err() {
+            return false;
+        }
+        self.reply.consume(n);
+        self.reply.shrink_if_idle(64 * 1024);
+        self.srv.stats.worker(self.worker).net(0, n as u64);
+        true
+    }
+
+    /// Waits until a blocked command is served, times out, is unblocked, or the connection ends.
+    /// Appends the command's reply. Returns false when the connection must end.
+    async fn wait_unblocked(&mut self, req: BlockRequest, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+        let w = req.waiter;
+        let blocking = &self.srv.blocking;
+        let outcome = loop {
+            let o = w.outcome();
+            if o != Outcome::Waiting {
+                break o;
+            }
+            let now = self.srv.clock.mono_ms();
+            if req.deadline.is_some_and(|d| now >= d) {
+                if w.finish(Outcome::TimedOut) {
+                    break Outcome::TimedOut;
+                }
+                continue;
+            }
+            // Re-check at least every 100 ms, so the deadline follows the server's clock.
+            let sleep_ms = req.deadline.map_or(100, |d| (d - now).min(100));
+            let alive = tokio::select! {
+                _ = self.signal.notified() => !self.info.killed.load(Relaxed),
+                _ = stop.changed() => false,
+                _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => true,
+                // Keep reading while blocked: more commands are buffered for later, and a
+                // client that disconnects is noticed.
+                r = self.stream.read_buf(&mut self.rbuf) => matches!(r, Ok(n) if n > 0),
+            };
+            if !alive {
+                w.finish(Outcome::TimedOut);
+                blocking.remove(&w);
+                return false;
+            }
+        };
+        blocking.remove(&w);
+        match outcome {
+            Outcome::Served(bytes) => self.reply.raw_bytes(&bytes),
+            Outcome::Error => self.reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+            Outcome::TimedOut | Outcome::Waiting => tumbler_commands::cmd::lists::timeout_reply(&w.op, &mut self.reply),
+        }
+        self.flush().await
+    }
 }
 
 /// Resolves after `secs` seconds of idleness, or never when `secs` is 0 (no timeout).
@@ -189,35 +331,31 @@ async fn idle(secs: u64) {
 
 /// Command ids run in one batch, to share the batch's duration among them for INFO
 /// commandstats without reading the clock per command.
-mod smallvec_ids {
-    use tumbler_commands::{CommandId, Server};
+#[derive(Default)]
+struct BatchIds {
+    inline: [tumbler_commands::CommandId; 16],
+    n: usize,
+    more: Vec<tumbler_commands::CommandId>,
+}
 
-    #[derive(Default)]
-    pub(crate) struct Ids {
-        inline: [CommandId; 16],
-        n: usize,
-        more: Vec<CommandId>,
+impl BatchIds {
+    fn push(&mut self, id: tumbler_commands::CommandId) {
+        if self.n < self.inline.len() {
+            self.inline[self.n] = id;
+        } else {
+            self.more.push(id);
+        }
+        self.n += 1;
     }
 
-    impl Ids {
-        pub(crate) fn push(&mut self, id: CommandId) {
-            if self.n < self.inline.len() {
-                self.inline[self.n] = id;
-            } else {
-                self.more.push(id);
-            }
-            self.n += 1;
+    fn attribute(&self, srv: &Server, worker: usize, elapsed_us: u64) {
+        if self.n == 0 {
+            return;
         }
-
-        pub(crate) fn attribute(&self, srv: &Server, worker: usize, elapsed_us: u64) {
-            if self.n == 0 {
-                return;
-            }
-            let share = elapsed_us / self.n as u64;
-            let w = srv.stats.worker(worker);
-            for id in self.inline.iter().take(self.n).chain(self.more.iter()) {
-                w.add_usec(*id, share);
-            }
+        let share = elapsed_us / self.n as u64;
+        let w = srv.stats.worker(worker);
+        for id in self.inline.iter().take(self.n).chain(self.more.iter()) {
+            w.add_usec(*id, share);
         }
     }
 }

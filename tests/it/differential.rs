@@ -74,3 +74,13 @@ fn server() {
 fn protocol() {
     run_file("protocol.redis");
 }
+
+#[test]
+fn hashes() {
+    run_file("hashes.redis");
+}
+
+#[test]
+fn sets() {
+    run_file("sets.redis");
+}

@@ -2,6 +2,7 @@
 //! started by the test on a port it picks, and stopped when the test ends.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod blocking;
 mod differential;
 mod expiry;
 mod process;

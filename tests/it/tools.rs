@@ -191,6 +191,36 @@ fn benchmark(t: &Tumbler, args: &[&str]) -> String {
 }
 
 #[test]
+fn benchmark_default_suite() {
+    let t = Tumbler::start(&[]);
+    let out = benchmark(&t, &["-q", "-n", "10000"]);
+    for test in [
+        "PING_INLINE",
+        "PING_MBULK",
+        "SET",
+        "GET",
+        "INCR",
+        "LPUSH",
+        "RPUSH",
+        "LPOP",
+        "RPOP",
+        "SADD",
+        "HSET",
+        "SPOP",
+        "ZADD",
+        "ZPOPMIN",
+        "LPUSH (needed to benchmark LRANGE)",
+        "LRANGE_100 (first 100 elements)",
+        "LRANGE_300 (first 300 elements)",
+        "LRANGE_500 (first 500 elements)",
+        "LRANGE_600 (first 600 elements)",
+        "MSET (10 keys)",
+    ] {
+        assert!(out.contains(&format!("{test}: ")), "missing {test} in:\n{out}");
+    }
+}
+
+#[test]
 fn benchmark_set_get_pipelined() {
     let t = Tumbler::start(&[]);
     let out = benchmark(&t, &["-q", "-n", "20000", "-t", "set,get", "-P", "16"]);

@@ -58,3 +58,16 @@ int tumbler_incrbyfloat(const char *cur, size_t cur_len, const char *incr, size_
     *out_len = (size_t)n;
     return 0;
 }
+
+/* A blocking timeout in seconds, parsed as Redis' getTimeoutFromObjectOrReply does (long double,
+ * then (long long)(v * 1000.0)). Returns 1 and writes the milliseconds, or 0 if not a float. */
+int tumbler_timeout_ms(const char *s, size_t len, long long *out_ms) {
+    long double v;
+    long double ms;
+    if (!parse_ld(s, len, &v)) return 0;
+    ms = v * 1000.0L;
+    if (ms >= 9223372036854775807.0L) *out_ms = 9223372036854775807LL;
+    else if (ms <= -9223372036854775807.0L) *out_ms = -9223372036854775807LL - 1;
+    else *out_ms = (long long)ms;
+    return 1;
+}

@@ -173,6 +173,15 @@ pub struct Conn {
     pub shutdown: Option<ShutdownRequest>,
     /// The connection comes from a loopback address (for `enable-debug-command local`).
     pub local: bool,
+    /// Keys that received elements during the current command (clients blocked on them are
+    /// served when the top-level command ends).
+    pub ready: Vec<(usize, Vec<u8>)>,
+    /// Set by a blocking command that found nothing: the connection waits before running more.
+    pub blocked: Option<crate::blocking::BlockRequest>,
+    /// True while running a script or a transaction: blocking commands return at once.
+    pub no_block: bool,
+    /// Wakes this connection's task (installed by the network layer).
+    pub wake: Arc<dyn Fn() + Send + Sync>,
 }
 
 /// A SHUTDOWN request, executed by the network layer.
@@ -195,6 +204,10 @@ impl Conn {
             authenticated,
             shutdown: None,
             local,
+            ready: Vec::new(),
+            blocked: None,
+            no_block: false,
+            wake: Arc::new(|| {}),
         }
     }
 

@@ -110,6 +110,8 @@ pub struct Config {
     pub loglevel: AtomicU8,
     /// Whether `requirepass` is set (read per connection).
     pub has_password: AtomicBool,
+    /// Encoding thresholds (`hash-max-listpack-entries` …), read per aggregate write.
+    pub encoding: EncodingLimits,
     /// `daemonize` (startup only).
     pub daemonize: AtomicBool,
     /// Set once the server is listening: `port` and `bind` can no longer change.
@@ -133,9 +135,49 @@ impl Default for Config {
             debug: AtomicU8::new(DebugMode::No as u8),
             loglevel: AtomicU8::new(2),
             has_password: AtomicBool::new(false),
+            encoding: EncodingLimits::default(),
             daemonize: AtomicBool::new(false),
             running: AtomicBool::new(false),
             settings: RwLock::new(Settings::default()),
+        }
+    }
+}
+
+/// Redis' encoding thresholds, which decide OBJECT ENCODING and small-collection ordering.
+pub struct EncodingLimits {
+    /// hash-max-listpack-entries.
+    pub hash_entries: AtomicU64,
+    /// hash-max-listpack-value.
+    pub hash_value: AtomicU64,
+    /// set-max-intset-entries.
+    pub set_intset_entries: AtomicU64,
+    /// zset-max-listpack-entries.
+    pub zset_entries: AtomicU64,
+    /// zset-max-listpack-value.
+    pub zset_value: AtomicU64,
+}
+
+impl Default for EncodingLimits {
+    fn default() -> Self {
+        EncodingLimits {
+            hash_entries: AtomicU64::new(128),
+            hash_value: AtomicU64::new(64),
+            set_intset_entries: AtomicU64::new(512),
+            zset_entries: AtomicU64::new(128),
+            zset_value: AtomicU64::new(64),
+        }
+    }
+}
+
+impl EncodingLimits {
+    /// A snapshot for the keyspace.
+    pub fn get(&self) -> tumbler_keyspace::Limits {
+        tumbler_keyspace::Limits {
+            hash_entries: self.hash_entries.load(Relaxed) as usize,
+            hash_value: self.hash_value.load(Relaxed) as usize,
+            set_intset_entries: self.set_intset_entries.load(Relaxed) as usize,
+            zset_entries: self.zset_entries.load(Relaxed) as usize,
+            zset_value: self.zset_value.load(Relaxed) as usize,
         }
     }
 }
@@ -433,6 +475,120 @@ pub static PARAMS: &[Param] = &[
         immutable: false,
         protected: false,
         kind: Kind::Bool { get: |c| settings(c).appendonly, set: |c, v| c.settings.write().appendonly = v },
+    },
+    Param {
+        name: "hash-max-listpack-entries",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.encoding.hash_entries.load(Relaxed) as i64,
+            set: |c, v| {
+                c.encoding.hash_entries.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "hash-max-ziplist-entries",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.encoding.hash_entries.load(Relaxed) as i64,
+            set: |c, v| {
+                c.encoding.hash_entries.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        immutable: false,
+        protected: false,
+        kind: Kind::Memory {
+            min: 0,
+            max: i64::MAX as u64,
+            get: |c| c.encoding.hash_value.load(Relaxed),
+            set: |c, v| c.encoding.hash_value.store(v, Relaxed),
+        },
+    },
+    Param {
+        name: "hash-max-ziplist-value",
+        immutable: false,
+        protected: false,
+        kind: Kind::Memory {
+            min: 0,
+            max: i64::MAX as u64,
+            get: |c| c.encoding.hash_value.load(Relaxed),
+            set: |c, v| c.encoding.hash_value.store(v, Relaxed),
+        },
+    },
+    Param {
+        name: "set-max-intset-entries",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.encoding.set_intset_entries.load(Relaxed) as i64,
+            set: |c, v| {
+                c.encoding.set_intset_entries.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "zset-max-listpack-entries",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.encoding.zset_entries.load(Relaxed) as i64,
+            set: |c, v| {
+                c.encoding.zset_entries.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "zset-max-ziplist-entries",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.encoding.zset_entries.load(Relaxed) as i64,
+            set: |c, v| {
+                c.encoding.zset_entries.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        immutable: false,
+        protected: false,
+        kind: Kind::Memory {
+            min: 0,
+            max: i64::MAX as u64,
+            get: |c| c.encoding.zset_value.load(Relaxed),
+            set: |c, v| c.encoding.zset_value.store(v, Relaxed),
+        },
+    },
+    Param {
+        name: "zset-max-ziplist-value",
+        immutable: false,
+        protected: false,
+        kind: Kind::Memory {
+            min: 0,
+            max: i64::MAX as u64,
+            get: |c| c.encoding.zset_value.load(Relaxed),
+            set: |c, v| c.encoding.zset_value.store(v, Relaxed),
+        },
     },
     Param {
         name: "requirepass",

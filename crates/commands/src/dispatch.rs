@@ -76,6 +76,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
     }
     ctx.srv.stats.worker(ctx.worker).call(id, failed);
     apply_reply_mode(ctx, mark);
+    if !ctx.conn.ready.is_empty() && !ctx.conn.no_block {
+        crate::cmd::lists::serve_ready(ctx);
+    }
     Some(id)
 }
 

@@ -199,7 +199,7 @@ fn section(ctx: &Ctx<'_>, name: &str, o: &mut String) {
             field!(o, "maxclients", srv.config.maxclients.load(Relaxed));
             field!(o, "client_recent_max_input_buffer", 0);
             field!(o, "client_recent_max_output_buffer", 0);
-            field!(o, "blocked_clients", 0);
+            field!(o, "blocked_clients", srv.blocking.count());
             field!(o, "tracking_clients", 0);
             field!(o, "clients_in_timeout_table", 0);
         }

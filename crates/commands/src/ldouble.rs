@@ -4,6 +4,7 @@
 use std::os::raw::{c_char, c_int};
 
 extern "C" {
+    fn tumbler_timeout_ms(s: *const c_char, len: usize, out_ms: *mut i64) -> c_int;
     fn tumbler_incrbyfloat(
         cur: *const c_char,
         cur_len: usize,
@@ -59,6 +60,15 @@ pub fn incr_by_float(current: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, Inc
     }
 }
 
+/// A blocking command's timeout (seconds, a float) in milliseconds, computed in long double as
+/// Redis does; `None` when the argument is not a float.
+pub fn timeout_ms(arg: &[u8]) -> Option<i64> {
+    let mut ms = 0i64;
+    // SAFETY: the pointer/length pair describes `arg`; the C side writes one i64.
+    let ok = unsafe { tumbler_timeout_ms(arg.as_ptr().cast(), arg.len(), &mut ms) };
+    (ok == 1).then_some(ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +86,14 @@ mod tests {
         assert_eq!(s(None, "-1e-20").as_deref(), Ok("0"));
         assert_eq!(s(None, "1e-17").as_deref(), Ok("0.00000000000000001"));
         assert_eq!(s(None, "0x10").as_deref(), Ok("16"));
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(timeout_ms(b"0.05"), Some(50));
+        assert_eq!(timeout_ms(b"1"), Some(1000));
+        assert_eq!(timeout_ms(b"-1"), Some(-1000));
+        assert_eq!(timeout_ms(b"abc"), None);
     }
 
     #[test]

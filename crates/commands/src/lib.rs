@@ -5,6 +5,7 @@
 //! arguments and a reply buffer ([`Ctx`]), so every command can be run and tested in-process,
 //! bytes in and bytes out.
 
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;
@@ -44,7 +45,7 @@ pub struct Ctx<'a> {
     pub worker: usize,
     /// Shared passage through the gate, held for the batch; dropped and retaken around
     /// commands that need the keyspace to themselves.
-    pub gate: Option<Shared<'a>>,
+    pub gate: Option<Shared>,
 }
 
 /// An error a handler returns instead of a reply; rendered by the dispatcher.

@@ -29,6 +29,8 @@ pub struct Server {
     pub stats: Stats,
     /// Connected clients.
     pub clients: Clients,
+    /// Clients blocked on keys.
+    pub blocking: crate::blocking::Blocking,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Monotonic ms at startup.
@@ -64,6 +66,7 @@ impl Server {
             registry,
             stats,
             clients: Clients::default(),
+            blocking: crate::blocking::Blocking::default(),
             clock,
             started,
             run_id: random_hex(40),

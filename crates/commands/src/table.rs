@@ -5,7 +5,7 @@
 //! COMMAND INFO, key extraction and ACL categories all derive from this one place. tumbler-only
 //! flags (`F::EXCLUSIVE`, `F::EXTENSION`) are not shown by COMMAND INFO.
 
-use crate::cmd::{connection, keys, server, strings};
+use crate::cmd::{connection, hashes, keys, lists, server, sets, strings, zsets};
 use crate::spec::{Begin, CommandSpec, Find, KeySpec, C, F, KS};
 
 /// Every command, in the order COMMAND lists them.
@@ -162,6 +162,15 @@ pub static TABLE: &[CommandSpec] = &[
                 acl: C::SLOW | C::CONNECTION,
                 legacy_keys: (0, 0, 0),
                 handler: connection::client_setname,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "unblock",
+                arity: -3,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS | C::CONNECTION,
+                legacy_keys: (0, 0, 0),
+                handler: connection::client_unblock,
                 ..CommandSpec::DEFAULT
             },
             // Redis 7.2's CLIENT SETINFO, which current client libraries send on every connection.
@@ -1176,6 +1185,1284 @@ pub static TABLE: &[CommandSpec] = &[
         acl: C::ADMIN | C::SLOW | C::DANGEROUS,
         legacy_keys: (0, 0, 0),
         handler: server::debug,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hset",
+        arity: -4,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::HASH | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hset,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hsetnx",
+        arity: 4,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::HASH | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::INSERT,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hsetnx,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hget",
+        arity: 3,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::HASH | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hget,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hmget",
+        arity: -3,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::HASH | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hmget,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hmset",
+        arity: -4,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::HASH | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hmset,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hdel",
+        arity: -3,
+        flags: F::WRITE | F::FAST,
+        acl: C::WRITE | C::HASH | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hdel,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hexists",
+        arity: 3,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::HASH | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hexists,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hlen",
+        arity: 2,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::HASH | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hlen,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hstrlen",
+        arity: 3,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::HASH | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hstrlen,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hincrby",
+        arity: 4,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::HASH | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hincrby,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hincrbyfloat",
+        arity: 4,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::HASH | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hincrbyfloat,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hkeys",
+        arity: 2,
+        flags: F::READONLY,
+        acl: C::READ | C::HASH | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output_order"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hkeys,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hvals",
+        arity: 2,
+        flags: F::READONLY,
+        acl: C::READ | C::HASH | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output_order"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hvals,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hgetall",
+        arity: 2,
+        flags: F::READONLY,
+        acl: C::READ | C::HASH | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output_order"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hgetall,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hscan",
+        arity: -3,
+        flags: F::READONLY,
+        acl: C::READ | C::HASH | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hscan,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "hrandfield",
+        arity: -2,
+        flags: F::READONLY,
+        acl: C::READ | C::HASH | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: hashes::hrandfield,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sadd",
+        arity: -3,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::SET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::INSERT,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: sets::sadd,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "srem",
+        arity: -3,
+        flags: F::WRITE | F::FAST,
+        acl: C::WRITE | C::SET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: sets::srem,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sismember",
+        arity: 3,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::SET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: sets::sismember,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "smismember",
+        arity: -3,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::SET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: sets::smismember,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "smembers",
+        arity: 2,
+        flags: F::READONLY,
+        acl: C::READ | C::SET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output_order"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: sets::smembers,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "scard",
+        arity: 2,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::SET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: sets::scard,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "spop",
+        arity: -2,
+        flags: F::WRITE | F::FAST,
+        acl: C::WRITE | C::SET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: sets::spop,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "srandmember",
+        arity: -2,
+        flags: F::READONLY,
+        acl: C::READ | C::SET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: sets::srandmember,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sinter",
+        arity: -2,
+        flags: F::READONLY,
+        acl: C::READ | C::SET | C::SLOW,
+        legacy_keys: (1, -1, 1),
+        tips: &["nondeterministic_output_order"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+        }],
+        handler: sets::sinter,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sinterstore",
+        arity: -3,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::SET | C::SLOW,
+        legacy_keys: (1, -1, 1),
+        keys: &[
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::UPDATE,
+                begin: Begin::Index(1),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: "",
+                flags: KS::RO | KS::ACCESS,
+                begin: Begin::Index(2),
+                find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+            },
+        ],
+        handler: sets::sinterstore,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sunion",
+        arity: -2,
+        flags: F::READONLY,
+        acl: C::READ | C::SET | C::SLOW,
+        legacy_keys: (1, -1, 1),
+        tips: &["nondeterministic_output_order"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+        }],
+        handler: sets::sunion,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sunionstore",
+        arity: -3,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::SET | C::SLOW,
+        legacy_keys: (1, -1, 1),
+        keys: &[
+            KeySpec {
+                notes: "",
+                flags: KS::OW | KS::UPDATE,
+                begin: Begin::Index(1),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: "",
+                flags: KS::RO | KS::ACCESS,
+                begin: Begin::Index(2),
+                find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+            },
+        ],
+        handler: sets::sunionstore,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sdiff",
+        arity: -2,
+        flags: F::READONLY,
+        acl: C::READ | C::SET | C::SLOW,
+        legacy_keys: (1, -1, 1),
+        tips: &["nondeterministic_output_order"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+        }],
+        handler: sets::sdiff,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sdiffstore",
+        arity: -3,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::SET | C::SLOW,
+        legacy_keys: (1, -1, 1),
+        keys: &[
+            KeySpec {
+                notes: "",
+                flags: KS::OW | KS::UPDATE,
+                begin: Begin::Index(1),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: "",
+                flags: KS::RO | KS::ACCESS,
+                begin: Begin::Index(2),
+                find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+            },
+        ],
+        handler: sets::sdiffstore,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sintercard",
+        arity: -3,
+        flags: F::READONLY | F::MOVABLEKEYS,
+        acl: C::READ | C::SET | C::SLOW,
+        legacy_keys: (0, 0, 0),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Keynum { index: 0, first: 1, step: 1 },
+        }],
+        handler: sets::sintercard,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "smove",
+        arity: 4,
+        flags: F::WRITE | F::FAST,
+        acl: C::WRITE | C::SET | C::FAST,
+        legacy_keys: (1, 2, 1),
+        keys: &[
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::ACCESS | KS::DELETE,
+                begin: Begin::Index(1),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::INSERT,
+                begin: Begin::Index(2),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+        ],
+        handler: sets::smove,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sscan",
+        arity: -3,
+        flags: F::READONLY,
+        acl: C::READ | C::SET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: sets::sscan,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lpush",
+        arity: -3,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::LIST | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::INSERT,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::lpush,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "rpush",
+        arity: -3,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::LIST | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::INSERT,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::rpush,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lpushx",
+        arity: -3,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::LIST | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::INSERT,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::lpushx,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "rpushx",
+        arity: -3,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::LIST | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::INSERT,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::rpushx,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lpop",
+        arity: -2,
+        flags: F::WRITE | F::FAST,
+        acl: C::WRITE | C::LIST | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::lpop,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "rpop",
+        arity: -2,
+        flags: F::WRITE | F::FAST,
+        acl: C::WRITE | C::LIST | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::rpop,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "llen",
+        arity: 2,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::LIST | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::llen,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lrange",
+        arity: 4,
+        flags: F::READONLY,
+        acl: C::READ | C::LIST | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::lrange,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lindex",
+        arity: 3,
+        flags: F::READONLY,
+        acl: C::READ | C::LIST | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::lindex,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lset",
+        arity: 4,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::LIST | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::lset,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lrem",
+        arity: 4,
+        flags: F::WRITE,
+        acl: C::WRITE | C::LIST | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::lrem,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "ltrim",
+        arity: 4,
+        flags: F::WRITE,
+        acl: C::WRITE | C::LIST | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::ltrim,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "linsert",
+        arity: 5,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::LIST | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::INSERT,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::linsert,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lpos",
+        arity: -3,
+        flags: F::READONLY,
+        acl: C::READ | C::LIST | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lists::lpos,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lmove",
+        arity: 5,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::LIST | C::SLOW,
+        legacy_keys: (1, 2, 1),
+        keys: &[
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::ACCESS | KS::DELETE,
+                begin: Begin::Index(1),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::INSERT,
+                begin: Begin::Index(2),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+        ],
+        handler: lists::lmove,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "rpoplpush",
+        arity: 3,
+        flags: F::WRITE | F::DENYOOM,
+        acl: C::WRITE | C::LIST | C::SLOW,
+        legacy_keys: (1, 2, 1),
+        keys: &[
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::ACCESS | KS::DELETE,
+                begin: Begin::Index(1),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::INSERT,
+                begin: Begin::Index(2),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+        ],
+        handler: lists::rpoplpush,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lmpop",
+        arity: -4,
+        flags: F::WRITE | F::MOVABLEKEYS,
+        acl: C::WRITE | C::LIST | C::SLOW,
+        legacy_keys: (0, 0, 0),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Keynum { index: 0, first: 1, step: 1 },
+        }],
+        handler: lists::lmpop,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "blpop",
+        arity: -3,
+        flags: F::WRITE | F::NOSCRIPT | F::BLOCKING,
+        acl: C::WRITE | C::LIST | C::SLOW | C::BLOCKING,
+        legacy_keys: (1, -2, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -2, step: 1, limit: 0 },
+        }],
+        handler: lists::blpop,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "brpop",
+        arity: -3,
+        flags: F::WRITE | F::NOSCRIPT | F::BLOCKING,
+        acl: C::WRITE | C::LIST | C::SLOW | C::BLOCKING,
+        legacy_keys: (1, -2, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -2, step: 1, limit: 0 },
+        }],
+        handler: lists::brpop,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "blmove",
+        arity: 6,
+        flags: F::WRITE | F::DENYOOM | F::NOSCRIPT | F::BLOCKING,
+        acl: C::WRITE | C::LIST | C::SLOW | C::BLOCKING,
+        legacy_keys: (1, 2, 1),
+        keys: &[
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::ACCESS | KS::DELETE,
+                begin: Begin::Index(1),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::INSERT,
+                begin: Begin::Index(2),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+        ],
+        handler: lists::blmove,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "brpoplpush",
+        arity: 4,
+        flags: F::WRITE | F::DENYOOM | F::NOSCRIPT | F::BLOCKING,
+        acl: C::WRITE | C::LIST | C::SLOW | C::BLOCKING,
+        legacy_keys: (1, 2, 1),
+        keys: &[
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::ACCESS | KS::DELETE,
+                begin: Begin::Index(1),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+            KeySpec {
+                notes: "",
+                flags: KS::RW | KS::INSERT,
+                begin: Begin::Index(2),
+                find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+            },
+        ],
+        handler: lists::brpoplpush,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "blmpop",
+        arity: -5,
+        flags: F::WRITE | F::BLOCKING | F::MOVABLEKEYS,
+        acl: C::WRITE | C::LIST | C::SLOW | C::BLOCKING,
+        legacy_keys: (0, 0, 0),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(2),
+            find: Find::Keynum { index: 0, first: 1, step: 1 },
+        }],
+        handler: lists::blmpop,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zadd",
+        arity: -4,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::SORTEDSET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zadd,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zincrby",
+        arity: 4,
+        flags: F::WRITE | F::DENYOOM | F::FAST,
+        acl: C::WRITE | C::SORTEDSET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zincrby,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrem",
+        arity: -3,
+        flags: F::WRITE | F::FAST,
+        acl: C::WRITE | C::SORTEDSET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zrem,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zscore",
+        arity: 3,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::SORTEDSET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zscore,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zmscore",
+        arity: -3,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::SORTEDSET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zmscore,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zcard",
+        arity: 2,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::SORTEDSET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zcard,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zcount",
+        arity: 4,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::SORTEDSET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zcount,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zlexcount",
+        arity: 4,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::SORTEDSET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zlexcount,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrank",
+        arity: 3,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::SORTEDSET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zrank,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrevrank",
+        arity: 3,
+        flags: F::READONLY | F::FAST,
+        acl: C::READ | C::SORTEDSET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zrevrank,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrange",
+        arity: -4,
+        flags: F::READONLY,
+        acl: C::READ | C::SORTEDSET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zrange,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrangebyscore",
+        arity: -4,
+        flags: F::READONLY,
+        acl: C::READ | C::SORTEDSET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zrangebyscore,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrevrangebyscore",
+        arity: -4,
+        flags: F::READONLY,
+        acl: C::READ | C::SORTEDSET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zrevrangebyscore,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrangebylex",
+        arity: -4,
+        flags: F::READONLY,
+        acl: C::READ | C::SORTEDSET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zrangebylex,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrevrangebylex",
+        arity: -4,
+        flags: F::READONLY,
+        acl: C::READ | C::SORTEDSET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zrevrangebylex,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrevrange",
+        arity: -4,
+        flags: F::READONLY,
+        acl: C::READ | C::SORTEDSET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zrevrange,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zremrangebyscore",
+        arity: 4,
+        flags: F::WRITE,
+        acl: C::WRITE | C::SORTEDSET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zremrangebyscore,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zremrangebyrank",
+        arity: 4,
+        flags: F::WRITE,
+        acl: C::WRITE | C::SORTEDSET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zremrangebyrank,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zremrangebylex",
+        arity: 4,
+        flags: F::WRITE,
+        acl: C::WRITE | C::SORTEDSET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zremrangebylex,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zpopmin",
+        arity: -2,
+        flags: F::WRITE | F::FAST,
+        acl: C::WRITE | C::SORTEDSET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zpopmin,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zpopmax",
+        arity: -2,
+        flags: F::WRITE | F::FAST,
+        acl: C::WRITE | C::SORTEDSET | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zpopmax,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bzpopmin",
+        arity: -3,
+        flags: F::WRITE | F::NOSCRIPT | F::BLOCKING | F::FAST,
+        acl: C::WRITE | C::SORTEDSET | C::FAST | C::BLOCKING,
+        legacy_keys: (1, -2, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -2, step: 1, limit: 0 },
+        }],
+        handler: zsets::bzpopmin,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bzpopmax",
+        arity: -3,
+        flags: F::WRITE | F::NOSCRIPT | F::BLOCKING | F::FAST,
+        acl: C::WRITE | C::SORTEDSET | C::FAST | C::BLOCKING,
+        legacy_keys: (1, -2, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -2, step: 1, limit: 0 },
+        }],
+        handler: zsets::bzpopmax,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zscan",
+        arity: -3,
+        flags: F::READONLY,
+        acl: C::READ | C::SORTEDSET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zscan,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zrandmember",
+        arity: -2,
+        flags: F::READONLY,
+        acl: C::READ | C::SORTEDSET | C::SLOW,
+        legacy_keys: (1, 1, 1),
+        tips: &["nondeterministic_output"],
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: zsets::zrandmember,
         ..CommandSpec::DEFAULT
     },
 ];

@@ -116,3 +116,31 @@ mod tests {
         assert_eq!(db_index(b"x", 16), Err(CmdError::Static(errors::NOT_INTEGER)));
     }
 }
+
+thread_local! {
+    static RNG: std::cell::Cell<u64> = std::cell::Cell::new({
+        let mut b = [0u8; 8];
+        crate::server::fill_random(&mut b);
+        u64::from_le_bytes(b) | 1
+    });
+}
+
+/// A fast per-thread pseudo-random number (xorshift64*), for SPOP, SRANDMEMBER, RANDOMKEY.
+/// Not for anything security-related.
+pub fn random_u64() -> u64 {
+    RNG.with(|c| {
+        let mut x = c.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        c.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+}
+
+/// Writes `WRONGTYPE` for a keyspace type mismatch.
+impl From<tumbler_keyspace::WrongType> for CmdError {
+    fn from(_: tumbler_keyspace::WrongType) -> Self {
+        CmdError::Static(errors::WRONGTYPE)
+    }
+}

@@ -23,6 +23,7 @@
 //! * only `meta` is written through a shared reference (atomically); every other write needs
 //!   `&mut Entry`.
 
+use crate::types::{Hash, List, Set, ZSet};
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -48,6 +49,14 @@ pub enum Kind {
     Int = 1,
     /// A string in its own growable buffer (after APPEND/SETRANGE).
     HeapStr = 2,
+    /// A list (boxed).
+    List = 3,
+    /// A hash (boxed).
+    Hash = 4,
+    /// A set (boxed).
+    Set = 5,
+    /// A sorted set (boxed).
+    ZSet = 6,
 }
 
 impl Kind {
@@ -55,13 +64,17 @@ impl Kind {
         match k {
             1 => Kind::Int,
             2 => Kind::HeapStr,
+            3 => Kind::List,
+            4 => Kind::Hash,
+            5 => Kind::Set,
+            6 => Kind::ZSet,
             _ => Kind::Str,
         }
     }
 
     /// Whether the value bytes hold an owned pointer.
     fn is_pointer(self) -> bool {
-        matches!(self, Kind::HeapStr)
+        !matches!(self, Kind::Str | Kind::Int)
     }
 }
 
@@ -70,6 +83,14 @@ impl Kind {
 pub enum Type {
     /// `string`.
     String,
+    /// `list`.
+    List,
+    /// `hash`.
+    Hash,
+    /// `set`.
+    Set,
+    /// `zset`.
+    ZSet,
 }
 
 impl Type {
@@ -77,6 +98,10 @@ impl Type {
     pub fn name(self) -> &'static str {
         match self {
             Type::String => "string",
+            Type::List => "list",
+            Type::Hash => "hash",
+            Type::Set => "set",
+            Type::ZSet => "zset",
         }
     }
 }
@@ -126,6 +151,14 @@ pub enum NewValue<'a> {
     Int(i64),
     /// A growable string buffer (`raw`).
     Raw(Vec<u8>),
+    /// A list.
+    List(List),
+    /// A hash.
+    Hash(Hash),
+    /// A set.
+    Set(Set),
+    /// A sorted set.
+    ZSet(ZSet),
 }
 
 #[repr(C)]
@@ -195,11 +228,19 @@ impl Entry {
             }
             NewValue::Exact(s) => Self::alloc(key, Kind::Str, s, lru),
             NewValue::Int(i) => Self::alloc(key, Kind::Int, &i.to_le_bytes(), lru),
-            NewValue::Raw(v) => {
-                let p = Box::into_raw(Box::new(v)) as usize;
-                Self::alloc(key, Kind::HeapStr, &p.to_le_bytes(), lru)
-            }
+            NewValue::Raw(v) => Self::boxed(key, Kind::HeapStr, Box::new(v), lru),
+            NewValue::List(v) => Self::boxed(key, Kind::List, Box::new(v), lru),
+            NewValue::Hash(v) => Self::boxed(key, Kind::Hash, Box::new(v), lru),
+            NewValue::Set(v) => Self::boxed(key, Kind::Set, Box::new(v), lru),
+            NewValue::ZSet(v) => Self::boxed(key, Kind::ZSet, Box::new(v), lru),
         }
+    }
+
+    /// Stores a boxed value's pointer as the entry's value bytes; the entry owns the box from
+    /// now on (see `Drop`, which must turn it back into the same type for `kind`).
+    fn boxed<T>(key: &[u8], kind: Kind, b: Box<T>, lru: u32) -> Entry {
+        let p = Box::into_raw(b) as usize;
+        Self::alloc(key, kind, &p.to_le_bytes(), lru)
     }
 
     #[inline]
@@ -251,7 +292,13 @@ impl Entry {
     /// The Redis type.
     #[inline]
     pub fn value_type(&self) -> Type {
-        Type::String
+        match self.kind() {
+            Kind::Str | Kind::Int | Kind::HeapStr => Type::String,
+            Kind::List => Type::List,
+            Kind::Hash => Type::Hash,
+            Kind::Set => Type::Set,
+            Kind::ZSet => Type::ZSet,
+        }
     }
 
     /// `OBJECT ENCODING`'s answer.
@@ -260,35 +307,110 @@ impl Entry {
             Kind::Int => "int",
             Kind::Str if self.val_bytes().len() <= EMBSTR_MAX => "embstr",
             Kind::Str | Kind::HeapStr => "raw",
+            // Redis 7.0 always reports quicklist for lists.
+            Kind::List => "quicklist",
+            Kind::Hash => self.hash().map_or("", Hash::encoding),
+            Kind::Set => self.set().map_or("", Set::encoding),
+            Kind::ZSet => self.zset().map_or("", ZSet::encoding),
         }
     }
 
-    /// The value, if it is a string (every kind so far).
+    /// The value as a string, or `None` for the aggregate types.
     #[inline]
-    pub fn value(&self) -> Value<'_> {
+    pub fn string(&self) -> Option<Value<'_>> {
         match self.kind() {
-            Kind::Str => Value::Str(self.val_bytes()),
+            Kind::Str => Some(Value::Str(self.val_bytes())),
             Kind::Int => {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(&self.val_bytes()[..8]);
-                Value::Int(i64::from_le_bytes(b))
+                Some(Value::Int(i64::from_le_bytes(b)))
             }
-            Kind::HeapStr => Value::Str(self.heap_str()),
+            Kind::HeapStr => Some(Value::Str(self.heap_str())),
+            _ => None,
         }
     }
 
+    /// The string value; an aggregate reads as the empty string (callers check the type first).
+    #[inline]
+    pub fn value(&self) -> Value<'_> {
+        self.string().unwrap_or(Value::Str(b""))
+    }
+
+    /// The boxed value of a pointer kind, as `&T`.
+    ///
+    /// # Safety
+    /// `T` must be the type stored for `self.kind()`.
+    unsafe fn boxed_ref<T>(&self) -> &T {
+        // SAFETY: the caller guarantees the type; the pointer is live and owned by us.
+        unsafe { &*(self.pointer() as *const T) }
+    }
+
+    /// As [`Entry::boxed_ref`], mutably.
+    ///
+    /// # Safety
+    /// `T` must be the type stored for `self.kind()`.
+    unsafe fn boxed_mut<T>(&mut self) -> &mut T {
+        // SAFETY: as above, and `&mut self` gives exclusive access.
+        unsafe { &mut *(self.pointer() as *mut T) }
+    }
+
     fn heap_str(&self) -> &Vec<u8> {
-        // SAFETY: for HeapStr the value bytes hold a live Box<Vec<u8>> pointer owned by us.
-        unsafe { &*(self.pointer() as *const Vec<u8>) }
+        // SAFETY: only called for HeapStr, which stores a Box<Vec<u8>>.
+        unsafe { self.boxed_ref::<Vec<u8>>() }
     }
 
     /// The growable buffer of a `HeapStr` entry.
     pub fn heap_str_mut(&mut self) -> Option<&mut Vec<u8>> {
-        if self.kind() != Kind::HeapStr {
-            return None;
-        }
-        // SAFETY: as in `heap_str`, and `&mut self` gives exclusive access to the Vec.
-        Some(unsafe { &mut *(self.pointer() as *mut Vec<u8>) })
+        // SAFETY: HeapStr stores a Box<Vec<u8>>.
+        (self.kind() == Kind::HeapStr).then(|| unsafe { self.boxed_mut::<Vec<u8>>() })
+    }
+
+    /// The list, if this is one.
+    pub fn list(&self) -> Option<&List> {
+        // SAFETY: List stores a Box<List>.
+        (self.kind() == Kind::List).then(|| unsafe { self.boxed_ref::<List>() })
+    }
+
+    /// The list, mutably.
+    pub fn list_mut(&mut self) -> Option<&mut List> {
+        // SAFETY: List stores a Box<List>.
+        (self.kind() == Kind::List).then(|| unsafe { self.boxed_mut::<List>() })
+    }
+
+    /// The hash, if this is one.
+    pub fn hash(&self) -> Option<&Hash> {
+        // SAFETY: Hash stores a Box<Hash>.
+        (self.kind() == Kind::Hash).then(|| unsafe { self.boxed_ref::<Hash>() })
+    }
+
+    /// The hash, mutably.
+    pub fn hash_mut(&mut self) -> Option<&mut Hash> {
+        // SAFETY: Hash stores a Box<Hash>.
+        (self.kind() == Kind::Hash).then(|| unsafe { self.boxed_mut::<Hash>() })
+    }
+
+    /// The set, if this is one.
+    pub fn set(&self) -> Option<&Set> {
+        // SAFETY: Set stores a Box<Set>.
+        (self.kind() == Kind::Set).then(|| unsafe { self.boxed_ref::<Set>() })
+    }
+
+    /// The set, mutably.
+    pub fn set_mut(&mut self) -> Option<&mut Set> {
+        // SAFETY: Set stores a Box<Set>.
+        (self.kind() == Kind::Set).then(|| unsafe { self.boxed_mut::<Set>() })
+    }
+
+    /// The sorted set, if this is one.
+    pub fn zset(&self) -> Option<&ZSet> {
+        // SAFETY: ZSet stores a Box<ZSet>.
+        (self.kind() == Kind::ZSet).then(|| unsafe { self.boxed_ref::<ZSet>() })
+    }
+
+    /// The sorted set, mutably.
+    pub fn zset_mut(&mut self) -> Option<&mut ZSet> {
+        // SAFETY: ZSet stores a Box<ZSet>.
+        (self.kind() == Kind::ZSet).then(|| unsafe { self.boxed_mut::<ZSet>() })
     }
 
     /// Monotonic deadline in ms, or [`NO_EXPIRE`].
@@ -344,19 +466,30 @@ impl Entry {
         let h = self.header();
         let block = HEADER + h.key_len as usize + h.val_len as usize;
         let extra = match self.kind() {
+            Kind::Str | Kind::Int => 0,
             Kind::HeapStr => std::mem::size_of::<Vec<u8>>() + self.heap_str().capacity(),
-            _ => 0,
+            Kind::List => std::mem::size_of::<List>() + self.list().map_or(0, List::bytes),
+            Kind::Hash => std::mem::size_of::<Hash>() + self.hash().map_or(0, Hash::bytes),
+            Kind::Set => std::mem::size_of::<Set>() + self.set().map_or(0, Set::bytes),
+            Kind::ZSet => std::mem::size_of::<ZSet>() + self.zset().map_or(0, ZSet::bytes),
         };
         block + extra
     }
 
     /// A copy of this entry under another key (COPY, RENAME), without TTL or timer.
     pub fn clone_as(&self, key: &[u8], lru: u32) -> Entry {
-        match self.value() {
-            _ if self.kind() == Kind::HeapStr => Entry::new(key, NewValue::Raw(self.heap_str().clone()), lru),
-            Value::Int(i) => Entry::new(key, NewValue::Int(i), lru),
-            Value::Str(s) => Entry::new(key, NewValue::Exact(s), lru),
-        }
+        let v = match self.kind() {
+            Kind::HeapStr => NewValue::Raw(self.heap_str().clone()),
+            Kind::Int | Kind::Str => match self.value() {
+                Value::Int(i) => NewValue::Int(i),
+                Value::Str(s) => NewValue::Exact(s),
+            },
+            Kind::List => NewValue::List(self.list().cloned().unwrap_or_default()),
+            Kind::Hash => NewValue::Hash(self.hash().cloned().unwrap_or_default()),
+            Kind::Set => NewValue::Set(self.set().cloned().unwrap_or_default()),
+            Kind::ZSet => NewValue::ZSet(self.zset().cloned().unwrap_or_default()),
+        };
+        Entry::new(key, v, lru)
     }
 }
 
@@ -373,6 +506,10 @@ impl Drop for Entry {
             unsafe {
                 match kind {
                     Kind::HeapStr => drop(Box::from_raw(p as *mut Vec<u8>)),
+                    Kind::List => drop(Box::from_raw(p as *mut List)),
+                    Kind::Hash => drop(Box::from_raw(p as *mut Hash)),
+                    Kind::Set => drop(Box::from_raw(p as *mut Set)),
+                    Kind::ZSet => drop(Box::from_raw(p as *mut ZSet)),
                     Kind::Str | Kind::Int => {}
                 }
             }

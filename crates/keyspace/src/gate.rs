@@ -7,18 +7,21 @@
 //! costs one uncontended lock; exclusive mode takes every slot in order. While someone holds the
 //! gate exclusively, nobody else runs a command or reclaims an expired key.
 
-use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::lock_api::ArcRwLockReadGuard;
+use parking_lot::{RawRwLock, RwLock, RwLockWriteGuard};
+use std::sync::Arc;
 
 #[repr(align(128))]
-struct Slot(RwLock<()>);
+struct Slot(Arc<RwLock<()>>);
 
 /// A reader-writer gate with one reader slot per participant.
 pub struct Gate {
     slots: Box<[Slot]>,
 }
 
-/// Shared passage through one slot.
-pub type Shared<'a> = RwLockReadGuard<'a, ()>;
+/// Shared passage through one slot. It owns a reference to its slot, so a connection can keep
+/// it across the handlers of a batch without tying lifetimes together.
+pub type Shared = ArcRwLockReadGuard<RawRwLock, ()>;
 
 /// Exclusive passage: every slot, held in order.
 pub struct Exclusive<'a> {
@@ -28,7 +31,7 @@ pub struct Exclusive<'a> {
 impl Gate {
     /// A gate for `participants` slots.
     pub fn new(participants: usize) -> Self {
-        Gate { slots: (0..participants.max(1)).map(|_| Slot(RwLock::new(()))).collect() }
+        Gate { slots: (0..participants.max(1)).map(|_| Slot(Arc::new(RwLock::new(())))).collect() }
     }
 
     /// Number of slots.
@@ -38,8 +41,8 @@ impl Gate {
 
     /// Enters in shared mode through `slot` (taken modulo the slot count).
     #[inline]
-    pub fn shared(&self, slot: usize) -> Shared<'_> {
-        self.slots[slot % self.slots.len()].0.read()
+    pub fn shared(&self, slot: usize) -> Shared {
+        self.slots[slot % self.slots.len()].0.read_arc()
     }
 
     /// Enters exclusively. The caller must not hold a shared guard of its own.

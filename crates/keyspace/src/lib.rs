@@ -15,11 +15,13 @@ pub mod entry;
 pub mod gate;
 mod shard;
 pub mod stats;
+pub mod types;
 
 pub use entry::{Entry, Kind, NewValue, Type, Value, NO_EXPIRE};
 pub use gate::Gate;
 pub use shard::Shard;
 pub use stats::KeyspaceStats;
+pub use types::{Hash, Limits, List, Set, ZSet};
 
 use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::hash::BuildHasher;
@@ -219,6 +221,72 @@ impl<'a> KeyEntry<'a> {
         let after = e.heap_bytes();
         self.shard.resized(before, after);
         Some(out)
+    }
+}
+
+/// The key holds a value of another type than the command works on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WrongType;
+
+impl<'a> KeyEntry<'a> {
+    /// Runs `f` on the key's aggregate value of type `ty`, creating an empty one first when the
+    /// key is missing and `create` is given. Keeps the byte accounting in step and deletes the
+    /// key when the value is left empty (Redis never keeps empty aggregates).
+    /// `Ok(None)`: the key is missing and was not created.
+    fn with_aggregate<T, R>(
+        &mut self,
+        ty: Type,
+        create: Option<fn() -> NewValue<'static>>,
+        get: fn(&mut Entry) -> Option<&mut T>,
+        empty: fn(&T) -> bool,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<Option<R>, WrongType> {
+        match self.shard.find(self.hash, self.key) {
+            Some(e) if e.value_type() != ty => return Err(WrongType),
+            Some(_) => {}
+            None => match create {
+                None => return Ok(None),
+                Some(make) => {
+                    let e = Entry::new(self.key, make(), lru_clock(self.now));
+                    self.shard.insert(self.hash, e, NO_EXPIRE);
+                }
+            },
+        }
+        let Some(e) = self.shard.find_mut(self.hash, self.key) else { return Ok(None) };
+        let before = e.heap_bytes();
+        let Some(value) = get(e) else { return Err(WrongType) };
+        let out = f(value);
+        let now_empty = empty(value);
+        let after = e.heap_bytes();
+        self.shard.resized(before, after);
+        if now_empty {
+            self.shard.remove(self.hash, self.key);
+        }
+        Ok(Some(out))
+    }
+
+    /// Runs `f` on the key's list (created empty first if missing and `create`).
+    pub fn with_list<R>(&mut self, create: bool, f: impl FnOnce(&mut List) -> R) -> Result<Option<R>, WrongType> {
+        let make: Option<fn() -> NewValue<'static>> = create.then_some(|| NewValue::List(List::default()));
+        self.with_aggregate(Type::List, make, Entry::list_mut, List::is_empty, f)
+    }
+
+    /// Runs `f` on the key's hash (created empty first if missing and `create`).
+    pub fn with_hash<R>(&mut self, create: bool, f: impl FnOnce(&mut Hash) -> R) -> Result<Option<R>, WrongType> {
+        let make: Option<fn() -> NewValue<'static>> = create.then_some(|| NewValue::Hash(Hash::default()));
+        self.with_aggregate(Type::Hash, make, Entry::hash_mut, Hash::is_empty, f)
+    }
+
+    /// Runs `f` on the key's set (created empty first if missing and `create`).
+    pub fn with_set<R>(&mut self, create: bool, f: impl FnOnce(&mut Set) -> R) -> Result<Option<R>, WrongType> {
+        let make: Option<fn() -> NewValue<'static>> = create.then_some(|| NewValue::Set(Set::default()));
+        self.with_aggregate(Type::Set, make, Entry::set_mut, Set::is_empty, f)
+    }
+
+    /// Runs `f` on the key's sorted set (created empty first if missing and `create`).
+    pub fn with_zset<R>(&mut self, create: bool, f: impl FnOnce(&mut ZSet) -> R) -> Result<Option<R>, WrongType> {
+        let make: Option<fn() -> NewValue<'static>> = create.then_some(|| NewValue::ZSet(ZSet::default()));
+        self.with_aggregate(Type::ZSet, make, Entry::zset_mut, ZSet::is_empty, f)
     }
 }
 

@@ -257,6 +257,33 @@ pub fn client_no_evict(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+pub fn client_unblock(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let id = tumbler_proto::num::parse_i64(args.get(2)).ok_or(CmdError::Static(errors::NOT_INTEGER))?;
+    let error = match args.opt(3).map(cstr) {
+        None => false,
+        Some(a) if is(a, "timeout") => false,
+        Some(a) if is(a, "error") => true,
+        Some(_) => return Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into()),
+    };
+    if args.len() > 4 {
+        return Err(errors::SYNTAX.into());
+    }
+    let outcome = if error { crate::blocking::Outcome::Error } else { crate::blocking::Outcome::TimedOut };
+    let done = match ctx.srv.blocking.of_client(id as u64) {
+        Some(w) => {
+            let ended = w.finish(outcome);
+            if ended {
+                ctx.srv.blocking.remove(&w);
+            }
+            ended
+        }
+        None => false,
+    };
+    ctx.reply.int(i64::from(done));
+    Ok(())
+}
+
 /// CLIENT GETREDIR: tracking is not supported, so never redirecting.
 pub fn client_getredir(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
     ctx.reply.int(-1);
@@ -306,6 +333,9 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo, out: &mut String) {
     let idle = now.saturating_sub(c.last_interaction.load(Relaxed)) / 1000;
     let names = c.names.lock().clone();
     let mut flags = String::new();
+    if ctx.srv.blocking.of_client(c.id).is_some() {
+        flags.push('b');
+    }
     if c.no_evict.load(Relaxed) {
         flags.push('e');
     }

@@ -243,7 +243,7 @@ pub fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// Parses a SCAN cursor like C's `strtoul(s, &end, 10)` with Redis' checks: no leading blank,
 /// the whole string consumed, no overflow. A sign is accepted and a minus wraps around.
-fn parse_cursor(s: &[u8]) -> Result<u64, CmdError> {
+pub(crate) fn parse_cursor(s: &[u8]) -> Result<u64, CmdError> {
     let bad = || CmdError::Static(errors::INVALID_CURSOR);
     if s.first().is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')) {
         return Err(bad());
