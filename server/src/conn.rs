@@ -158,7 +158,7 @@ impl Connection<'_> {
                 }
                 _ = stop.changed() => return false,
                 _ = idle(timeout) => {
-                    tracing::debug!("closing idle client");
+                    tracing::debug!(client = %self.info.addr, "closing idle client");
                     return false;
                 }
             };
@@ -218,7 +218,7 @@ impl Connection<'_> {
                     if ctx.conn.reply_mode != ReplyMode::On {
                         ctx.reply.truncate(mark);
                     }
-                    tracing::debug!("protocol error: {}", e.message());
+                    tracing::debug!(client = %self.info.addr, "protocol error: {}", e.message());
                     end = BatchEnd::Close;
                     gate = ctx.gate.take();
                     break;

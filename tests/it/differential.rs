@@ -84,3 +84,13 @@ fn hashes() {
 fn sets() {
     run_file("sets.redis");
 }
+
+#[test]
+fn lists() {
+    run_file("lists.redis");
+}
+
+#[test]
+fn zsets() {
+    run_file("zsets.redis");
+}

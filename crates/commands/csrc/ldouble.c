@@ -66,8 +66,10 @@ int tumbler_timeout_ms(const char *s, size_t len, long long *out_ms) {
     long double ms;
     if (!parse_ld(s, len, &v)) return 0;
     ms = v * 1000.0L;
-    if (ms >= 9223372036854775807.0L) *out_ms = 9223372036854775807LL;
-    else if (ms <= -9223372036854775807.0L) *out_ms = -9223372036854775807LL - 1;
+    /* An out-of-range conversion yields INT64_MIN on x86-64 (the "integer indefinite" value),
+     * which Redis then reports as a negative timeout; reproduce that without undefined
+     * behaviour. */
+    if (!(ms < 9223372036854775808.0L && ms > -9223372036854775809.0L)) *out_ms = (-9223372036854775807LL - 1);
     else *out_ms = (long long)ms;
     return 1;
 }

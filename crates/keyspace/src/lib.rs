@@ -125,15 +125,23 @@ pub struct KeyEntry<'a> {
     hash: u64,
     key: &'a [u8],
     now: u64,
+    /// Whether the key exists, kept in step by every method so the common paths (SET NX on a
+    /// new key) probe the table once to look and once to insert.
+    present: bool,
 }
 
 impl<'a> KeyEntry<'a> {
     fn new(shard: &'a mut Shard, hash: u64, key: &'a [u8], now: u64, stats: &KeyspaceStats) -> Self {
-        if shard.find(hash, key).is_some_and(|e| e.is_expired(now)) {
-            shard.remove(hash, key);
-            stats.record_expired_on_access();
-        }
-        KeyEntry { shard, hash, key, now }
+        let present = match shard.find(hash, key) {
+            Some(e) if e.is_expired(now) => {
+                shard.remove(hash, key);
+                stats.record_expired_on_access();
+                false
+            }
+            Some(_) => true,
+            None => false,
+        };
+        KeyEntry { shard, hash, key, now, present }
     }
 
     /// The key.
@@ -149,20 +157,24 @@ impl<'a> KeyEntry<'a> {
     /// The live entry, if any.
     #[inline]
     pub fn get(&self) -> Option<&Entry> {
-        self.shard.find(self.hash, self.key)
+        if self.present {
+            self.shard.find(self.hash, self.key)
+        } else {
+            None
+        }
     }
 
     /// True when the key exists.
     #[inline]
     pub fn exists(&self) -> bool {
-        self.get().is_some()
+        self.present
     }
 
     /// Stores `value` under the key (creating or replacing it) and applies `ttl`. Returns the
     /// entry it replaced.
     pub fn set(&mut self, value: NewValue<'_>, ttl: Ttl) -> Option<Entry> {
         let entry = Entry::new(self.key, value, lru_clock(self.now));
-        if self.shard.find(self.hash, self.key).is_some() {
+        if self.present {
             let old = self.shard.replace(self.hash, entry, ttl == Ttl::Keep);
             if let Ttl::At(at) = ttl {
                 self.shard.set_expire(self.hash, self.key, at);
@@ -174,25 +186,31 @@ impl<'a> KeyEntry<'a> {
                 Ttl::Clear | Ttl::Keep => NO_EXPIRE,
             };
             self.shard.insert(self.hash, entry, at);
+            self.present = true;
             None
         }
     }
 
     /// Stores an already built entry (COPY, RENAME) with deadline `expire_at`.
     pub fn put(&mut self, entry: Entry, expire_at: u64) -> Option<Entry> {
-        let old = self.shard.remove(self.hash, self.key);
+        let old = if self.present { self.shard.remove(self.hash, self.key) } else { None };
         self.shard.insert(self.hash, entry, expire_at);
+        self.present = true;
         old
     }
 
     /// Deletes the key, returning its entry.
     pub fn remove(&mut self) -> Option<Entry> {
+        if !self.present {
+            return None;
+        }
+        self.present = false;
         self.shard.remove(self.hash, self.key)
     }
 
     /// Sets the key's deadline; false if the key does not exist.
     pub fn set_expire(&mut self, at: u64) -> bool {
-        self.shard.set_expire(self.hash, self.key, at)
+        self.present && self.shard.set_expire(self.hash, self.key, at)
     }
 
     /// Removes the key's TTL; true if it had one.
@@ -241,7 +259,7 @@ impl<'a> KeyEntry<'a> {
         empty: fn(&T) -> bool,
         f: impl FnOnce(&mut T) -> R,
     ) -> Result<Option<R>, WrongType> {
-        match self.shard.find(self.hash, self.key) {
+        match self.get() {
             Some(e) if e.value_type() != ty => return Err(WrongType),
             Some(_) => {}
             None => match create {
@@ -249,6 +267,7 @@ impl<'a> KeyEntry<'a> {
                 Some(make) => {
                     let e = Entry::new(self.key, make(), lru_clock(self.now));
                     self.shard.insert(self.hash, e, NO_EXPIRE);
+                    self.present = true;
                 }
             },
         }
@@ -261,6 +280,7 @@ impl<'a> KeyEntry<'a> {
         self.shard.resized(before, after);
         if now_empty {
             self.shard.remove(self.hash, self.key);
+            self.present = false;
         }
         Ok(Some(out))
     }

@@ -458,6 +458,15 @@ impl ZSet {
     /// Sets the score of `m` (adding it if absent). Returns true when the member is new.
     pub fn insert(&mut self, m: &[u8], score: f64, limits: &Limits) -> bool {
         let old = self.score(m);
+        // Leave the listpack encoding before inserting when the insertion will exceed its
+        // limits, as Redis does (with zset-max-listpack-entries 0 the first member already
+        // lands in a skiplist).
+        if self.index.is_none() && ((old.is_none() && self.sorted.len() + 1 > limits.zset_entries) || m.len() > limits.zset_value) {
+            self.index = Some(self.sorted.iter().map(|(s, x)| (x.clone(), *s)).collect());
+        }
+        // Redis' listpack stores a zero score as the integer 0, so -0 reads back as 0 while the
+        // set is small; the skiplist keeps the sign.
+        let score = if self.index.is_none() && score == 0.0 { 0.0 } else { score };
         if let Some(o) = old {
             if let Ok(i) = self.position(o, m) {
                 self.sorted.remove(i);
@@ -469,8 +478,6 @@ impl ZSet {
         self.sorted.insert(pos, (score, m.into()));
         if let Some(ix) = &mut self.index {
             ix.insert(m.into(), score);
-        } else if self.sorted.len() > limits.zset_entries || m.len() > limits.zset_value {
-            self.index = Some(self.sorted.iter().map(|(s, x)| (x.clone(), *s)).collect());
         }
         old.is_none()
     }

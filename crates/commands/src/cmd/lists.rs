@@ -84,13 +84,10 @@ fn pop_generic(ctx: &mut Ctx<'_>, args: Args<'_>, left: bool) -> CmdResult {
         return Err(CmdError::Owned(m));
     }
     let count = match args.opt(2) {
-        Some(c) => {
-            let n = int(c)?;
-            if n < 0 {
-                return Err("ERR value is out of range, must be positive".into());
-            }
-            Some(n as usize)
-        }
+        Some(c) => match tumbler_proto::num::parse_i64(c) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return Err("ERR value is out of range, must be positive".into()),
+        },
         None => None,
     };
     let popped = ctx
@@ -177,15 +174,14 @@ pub fn lrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     })
 }
 
-/// LINDEX key index
+/// LINDEX key index (the key is looked up before the index is parsed, as in Redis)
 pub fn lindex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let idx = int(args.get(2))?;
-    let v = read_list(ctx, args.get(1), |l| {
-        l.and_then(|l| {
-            let i = if idx < 0 { l.len() as i64 + idx } else { idx };
-            (i >= 0).then(|| l.get(i as usize).map(<[u8]>::to_vec)).flatten()
-        })
-    })?;
+    let v = read_list(ctx, args.get(1), |l| -> Result<Option<Vec<u8>>, CmdError> {
+        let Some(l) = l else { return Ok(None) };
+        let idx = int(args.get(2))?;
+        let i = if idx < 0 { l.len() as i64 + idx } else { idx };
+        Ok((i >= 0).then(|| l.get(i as usize).map(<[u8]>::to_vec)).flatten())
+    })??;
     match v {
         Some(v) => ctx.reply.bulk(&v),
         None => ctx.reply.null(),
@@ -193,19 +189,23 @@ pub fn lindex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// LSET key index element
+/// LSET key index element (the key is looked up before the index is parsed, as in Redis)
 pub fn lset(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let idx = int(args.get(2))?;
     let r = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
-        e.with_list(false, |l| {
+        e.with_list(false, |l| -> CmdResult {
+            let idx = int(args.get(2))?;
             let i = if idx < 0 { l.len() as i64 + idx } else { idx };
-            i >= 0 && l.set(i as usize, args.get(3))
+            if i >= 0 && l.set(i as usize, args.get(3)) {
+                Ok(())
+            } else {
+                Err(errors::INDEX_OUT_OF_RANGE.into())
+            }
         })
     })?;
     match r {
         None => Err(errors::NO_SUCH_KEY.into()),
-        Some(false) => Err(errors::INDEX_OUT_OF_RANGE.into()),
-        Some(true) => {
+        Some(r) => {
+            r?;
             ctx.reply.ok();
             Ok(())
         }
@@ -278,25 +278,19 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         let more = i + 1 < args.len();
         if is(opt, "rank") && more {
             rank = int(args.get(i + 1))?;
-            if rank == i64::MIN {
-                return Err(
-                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807".into(),
-                );
-            }
             if rank == 0 {
                 return Err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list".into());
             }
         } else if is(opt, "count") && more {
-            let c = int(args.get(i + 1))?;
-            if c < 0 {
-                return Err("ERR COUNT can't be negative".into());
-            }
-            count = Some(c);
+            count = match tumbler_proto::num::parse_i64(args.get(i + 1)) {
+                Some(c) if c >= 0 => Some(c),
+                _ => return Err("ERR COUNT can't be negative".into()),
+            };
         } else if is(opt, "maxlen") && more {
-            maxlen = int(args.get(i + 1))?;
-            if maxlen < 0 {
-                return Err("ERR MAXLEN can't be negative".into());
-            }
+            maxlen = match tumbler_proto::num::parse_i64(args.get(i + 1)) {
+                Some(m) if m >= 0 => m,
+                _ => return Err("ERR MAXLEN can't be negative".into()),
+            };
         } else {
             return Err(errors::SYNTAX.into());
         }
@@ -305,12 +299,15 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let target = args.get(2);
     let found: Option<Vec<i64>> = read_list(ctx, args.get(1), |l| {
         l.map(|l| {
+            // Redis negates a negative rank; i64::MIN stays negative, which makes it act as -1
+            // with no COUNT limit (its `matches - rank + 1 >= count` overflows): reproduced.
             let want = match count {
                 Some(0) => usize::MAX,
+                Some(_) if rank == i64::MIN => usize::MAX,
                 Some(c) => c as usize,
                 None => 1,
             };
-            let mut skip = rank.unsigned_abs() - 1;
+            let mut skip = if rank == i64::MIN { 0 } else { rank.unsigned_abs() - 1 };
             let limit = if maxlen == 0 { usize::MAX } else { maxlen as usize };
             let mut out = Vec::new();
             let n = l.len();
@@ -411,13 +408,13 @@ type MPop<'a> = (Vec<&'a [u8]>, bool, Option<usize>);
 
 /// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` (LMPOP, BLMPOP from `at`).
 fn parse_mpop<'a>(args: &Args<'a>, at: usize, sides: (&str, &str)) -> Result<MPop<'a>, CmdError> {
-    let numkeys = int(args.get(at))?;
-    if numkeys <= 0 || numkeys > i64::from(i32::MAX) {
-        return Err("ERR numkeys should be greater than 0".into());
-    }
+    let numkeys = match tumbler_proto::num::parse_i64(args.get(at)) {
+        Some(n) if n > 0 => n,
+        _ => return Err("ERR numkeys should be greater than 0".into()),
+    };
     let numkeys = numkeys as usize;
     let first = at + 1;
-    if first + numkeys > args.len() {
+    if first.saturating_add(numkeys) > args.len() {
         return Err(errors::SYNTAX.into());
     }
     let keys: Vec<&[u8]> = (first..first + numkeys).map(|i| args.get(i)).collect();
@@ -434,11 +431,10 @@ fn parse_mpop<'a>(args: &Args<'a>, at: usize, sides: (&str, &str)) -> Result<MPo
     let mut count = None;
     while i < args.len() {
         if is(cstr(args.get(i)), "count") && i + 1 < args.len() && count.is_none() {
-            let c = int(args.get(i + 1))?;
-            if c <= 0 {
-                return Err("ERR count should be greater than 0".into());
-            }
-            count = Some(c as usize);
+            count = match tumbler_proto::num::parse_i64(args.get(i + 1)) {
+                Some(c) if c > 0 => Some(c as usize),
+                _ => return Err("ERR count should be greater than 0".into()),
+            };
             i += 2;
         } else {
             return Err(errors::SYNTAX.into());
@@ -566,8 +562,8 @@ pub fn brpoplpush(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn blmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let deadline = parse_timeout(ctx, args.get(1))?;
     let (keys, left, count) = parse_mpop(&args, 2, ("left", "right"))?;
+    let deadline = parse_timeout(ctx, args.get(1))?;
     for k in &keys {
         let popped = ctx
             .srv
@@ -632,10 +628,9 @@ pub(crate) fn serve_list(ctx: &mut Ctx<'_>, w: &Waiter, key: &[u8]) -> Result<Op
 
 /// The reply a blocked command gives when its timeout expires.
 pub fn timeout_reply(op: &BlockOp, r: &mut Reply) {
-    match op {
-        BlockOp::ListMove { .. } => r.null(),
-        BlockOp::ListPop { .. } | BlockOp::ZPop { .. } => r.null_array(),
-    }
+    // Even BLMOVE / BRPOPLPUSH answer a timeout with a null array (Redis 7.0).
+    let _ = op;
+    r.null_array();
 }
 
 /// Serves every waiter of every key marked ready during the command that just ran.

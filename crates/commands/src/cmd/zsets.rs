@@ -26,14 +26,19 @@ struct Bound {
     excl: bool,
 }
 
+/// Parses a score range bound as Redis' `zslParseRange` does: an optional `(`, then plain
+/// `strtod` that must consume the rest (so leading blanks and an empty string, meaning 0, are
+/// accepted), NaN refused.
 fn parse_bound(arg: &[u8]) -> Result<Bound, CmdError> {
     let bad = || CmdError::Static("ERR min or max is not a float");
     let (excl, body) = match arg.first() {
         Some(b'(') => (true, &arg[1..]),
         _ => (false, arg),
     };
-    let v = parse_double(body).ok_or_else(bad)?;
-    Ok(Bound { v, excl })
+    match crate::util::strtod(body) {
+        Some((v, used, _)) if used == body.len() && !v.is_nan() => Ok(Bound { v, excl }),
+        _ => Err(bad()),
+    }
 }
 
 fn above_min(s: f64, min: Bound) -> bool {
@@ -162,7 +167,11 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, zincrby: bool) -> CmdResult {
                     continue;
                 }
                 let new = if incr {
-                    let n = cur.unwrap_or(0.0) + s;
+                    // A new member takes the increment itself (so -0 stays -0 in the reply).
+                    let n = match cur {
+                        Some(c) => c + s,
+                        None => *s,
+                    };
                     if n.is_nan() {
                         return Err(CmdError::Static("ERR resulting score is not a number (NaN)"));
                     }
@@ -380,6 +389,7 @@ fn reply_range(r: &mut Reply, items: &[(f64, Vec<u8>)], withscores: bool) {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum RangeCmd {
     Range,
+    RevRank,
     ByScore,
     RevByScore,
     ByLex,
@@ -399,13 +409,14 @@ fn range_generic(ctx: &mut Ctx<'_>, args: Args<'_>, cmd: RangeCmd) -> CmdResult 
             bylex = true;
             rev = true;
         }
+        RangeCmd::RevRank => rev = true,
         RangeCmd::Range => {}
     }
     let mut limit = None;
     let mut i = 4;
     while i < args.len() {
         let o = cstr(args.get(i));
-        if is(o, "withscores") && cmd != RangeCmd::ByLex && cmd != RangeCmd::RevByLex {
+        if is(o, "withscores") {
             withscores = true;
         } else if is(o, "limit") && i + 2 < args.len() {
             limit = Some((int(args.get(i + 1))?, int(args.get(i + 2))?));
@@ -414,7 +425,7 @@ fn range_generic(ctx: &mut Ctx<'_>, args: Args<'_>, cmd: RangeCmd) -> CmdResult 
             byscore = true;
         } else if cmd == RangeCmd::Range && is(o, "bylex") {
             bylex = true;
-        } else if cmd == RangeCmd::Range && is(o, "rev") {
+        } else if cmd == RangeCmd::Range && is(o, "rev") && !rev {
             rev = true;
         } else {
             return Err(errors::SYNTAX.into());
@@ -472,16 +483,7 @@ pub fn zrevrangebylex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// ZREVRANGE key start stop [WITHSCORES]
 pub fn zrevrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let (start, end) = (int(args.get(2))?, int(args.get(3))?);
-    let withscores = match args.len() {
-        4 => false,
-        5 if is(cstr(args.get(4)), "withscores") => true,
-        _ => return Err(errors::SYNTAX.into()),
-    };
-    let items =
-        read_zset(ctx, args.get(1), |z| z.map(|z| select(z, &By::Rank(start, end), true, None)).unwrap_or_default())?;
-    reply_range(ctx.reply, &items, withscores);
-    Ok(())
+    range_generic(ctx, args, RangeCmd::RevRank)
 }
 
 fn remrange(ctx: &mut Ctx<'_>, args: Args<'_>, by: By) -> CmdResult {
@@ -529,13 +531,10 @@ fn zpop_generic(ctx: &mut Ctx<'_>, args: Args<'_>, min: bool) -> CmdResult {
         return Err(errors::SYNTAX.into());
     }
     let count = match args.opt(2) {
-        Some(c) => {
-            let n = int(c)?;
-            if n < 0 {
-                return Err("ERR value is out of range, must be positive".into());
-            }
-            Some(n as usize)
-        }
+        Some(c) => match tumbler_proto::num::parse_i64(c) {
+            Some(n) if n >= 0 => Some(n as usize),
+            _ => return Err("ERR value is out of range, must be positive".into()),
+        },
         None => None,
     };
     let popped = ctx
