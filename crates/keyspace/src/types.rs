@@ -461,7 +461,9 @@ impl ZSet {
         // Leave the listpack encoding before inserting when the insertion will exceed its
         // limits, as Redis does (with zset-max-listpack-entries 0 the first member already
         // lands in a skiplist).
-        if self.index.is_none() && ((old.is_none() && self.sorted.len() + 1 > limits.zset_entries) || m.len() > limits.zset_value) {
+        if self.index.is_none()
+            && ((old.is_none() && self.sorted.len() + 1 > limits.zset_entries) || m.len() > limits.zset_value)
+        {
             self.index = Some(self.sorted.iter().map(|(s, x)| (x.clone(), *s)).collect());
         }
         // Redis' listpack stores a zero score as the integer 0, so -0 reads back as 0 while the
