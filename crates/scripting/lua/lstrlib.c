@@ -96,6 +96,7 @@ static int str_rep (lua_State *L) {
   const char *s = luaL_checklstring(L, 1, &l);
   int n = luaL_checkint(L, 2);
   luaL_buffinit(L, &b);
+  if (l == 0) n = 0;  /* tumbler: the result is empty anyway; do not spin 2^31 times */
   while (n-- > 0)
     luaL_addlstring(&b, s, l);
   luaL_pushresult(&b);
@@ -172,6 +173,8 @@ typedef struct MatchState {
   const char *src_end;  /* end (`\0') of source string */
   lua_State *L;
   int level;  /* total number of captures (finished or unfinished) */
+  int matchdepth;  /* tumbler: control for recursive depth (to avoid C stack overflow) */
+  unsigned int steps;  /* tumbler: calls to match, to run the count hook now and then */
   struct {
     const char *init;
     ptrdiff_t len;
@@ -362,7 +365,35 @@ static const char *match_capture (MatchState *ms, const char *s, int l) {
 }
 
 
+static const char *do_match (MatchState *ms, const char *s, const char *p);
+
+/*
+** tumbler: every call to `match' goes through here. The recursion depth is bounded, as in
+** Lua 5.2 ("pattern too complex"), so a hostile pattern cannot overflow the C stack; and every
+** 2^16 steps the count hook runs (if one is set), so a pattern that backtracks for hours can
+** still be interrupted (SCRIPT KILL, busy-script handling) although no VM instruction runs.
+*/
+#define MAXMATCHDEPTH	200
+
 static const char *match (MatchState *ms, const char *s, const char *p) {
+  const char *res;
+  if (ms->matchdepth-- == 0)
+    luaL_error(ms->L, "pattern too complex");
+  if ((++ms->steps & 0xffff) == 0) {
+    lua_Hook hook = lua_gethook(ms->L);
+    if (hook != NULL && (lua_gethookmask(ms->L) & LUA_MASKCOUNT)) {
+      lua_Debug ar;
+      ar.event = LUA_HOOKCOUNT;
+      hook(ms->L, &ar);
+    }
+  }
+  res = do_match(ms, s, p);
+  ms->matchdepth++;
+  return res;
+}
+
+
+static const char *do_match (MatchState *ms, const char *s, const char *p) {
   init: /* using goto's to optimize tail recursion */
   switch (*p) {
     case '(': {  /* start capture */
@@ -514,6 +545,8 @@ static int str_find_aux (lua_State *L, int find) {
     int anchor = (*p == '^') ? (p++, 1) : 0;
     const char *s1=s+init;
     ms.L = L;
+    ms.matchdepth = MAXMATCHDEPTH;
+    ms.steps = 0;
     ms.src_init = s;
     ms.src_end = s+l1;
     do {
@@ -552,6 +585,8 @@ static int gmatch_aux (lua_State *L) {
   const char *p = lua_tostring(L, lua_upvalueindex(2));
   const char *src;
   ms.L = L;
+  ms.matchdepth = MAXMATCHDEPTH;
+  ms.steps = 0;
   ms.src_init = s;
   ms.src_end = s+ls;
   for (src = s + (size_t)lua_tointeger(L, lua_upvalueindex(3));
@@ -656,6 +691,8 @@ static int str_gsub (lua_State *L) {
                       "string/function/table expected");
   luaL_buffinit(L, &b);
   ms.L = L;
+  ms.matchdepth = MAXMATCHDEPTH;
+  ms.steps = 0;
   ms.src_init = src;
   ms.src_end = src+srcl;
   while (n < max_s) {
