@@ -192,8 +192,16 @@ impl Connection<'_> {
         };
         let mut ids = BatchIds::default();
         let mut end = BatchEnd::NeedInput;
-        let mut gate = Some(srv.gate.shared(self.worker));
+        let mut gate = srv.enter(self.worker);
         loop {
+            if gate.is_none() {
+                // Busy mode: check again before each command whether the script has ended.
+                gate = if srv.scripts.busy() {
+                    srv.gate.try_shared_for(self.worker, Duration::ZERO)
+                } else {
+                    srv.enter(self.worker)
+                };
+            }
             let mut ctx =
                 Ctx { srv, conn: &mut self.conn, reply: &mut self.reply, now, worker: self.worker, gate: gate.take() };
             let step = self.parser.next(&self.rbuf, limits);
@@ -249,7 +257,7 @@ impl Connection<'_> {
                 if !self.flush().await {
                     return None;
                 }
-                gate = Some(srv.gate.shared(self.worker));
+                gate = srv.enter(self.worker);
             }
         }
         drop(gate);

@@ -99,12 +99,12 @@ pub struct StartOptions {
     pub clock: Option<Arc<dyn Clock>>,
 }
 
+/// Worker threads: `io-threads`, or one per core; at least two, so that while one is stuck in a
+/// busy script the other still accepts connections (SCRIPT KILL, SHUTDOWN NOSAVE).
 fn worker_count(cfg: &Config) -> usize {
-    if cfg.io_threads > 0 {
-        cfg.io_threads
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    }
+    let n =
+        if cfg.io_threads > 0 { cfg.io_threads } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
+    n.max(2)
 }
 
 /// Resolves `bind` entries (`*`, `::*`, addresses; a leading `-` marks an optional one).
@@ -323,6 +323,10 @@ fn acceptor(
                         continue;
                     }
                     let Ok(std) = s.into_std() else { continue };
+                    // Not to a worker stuck in a busy script: its clients wait for the script.
+                    if senders.len() > 1 && srv.scripts.busy_worker() == Some(next % senders.len()) {
+                        next = next.wrapping_add(1);
+                    }
                     if senders[next % senders.len()].send((std, peer)).is_err() {
                         break;
                     }

@@ -94,3 +94,8 @@ fn lists() {
 fn zsets() {
     run_file("zsets.redis");
 }
+
+#[test]
+fn scripting() {
+    run_file("scripting.redis");
+}

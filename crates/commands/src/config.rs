@@ -104,6 +104,9 @@ pub struct Config {
     pub maxclients: AtomicU64,
     /// `hz` (clamped to 1..=500 as in Redis).
     pub hz: AtomicU64,
+    /// `busy-reply-threshold` (alias `lua-time-limit`) in ms: how long a script runs before
+    /// other clients get -BUSY and SCRIPT KILL becomes possible (0 = never).
+    pub busy_reply_threshold: AtomicU64,
     /// `enable-debug-command`.
     pub debug: AtomicU8,
     /// `loglevel` index into [`LOGLEVELS`].
@@ -132,6 +135,7 @@ impl Default for Config {
             tcp_keepalive: AtomicU64::new(300),
             maxclients: AtomicU64::new(10000),
             hz: AtomicU64::new(10),
+            busy_reply_threshold: AtomicU64::new(5000),
             debug: AtomicU8::new(DebugMode::No as u8),
             loglevel: AtomicU8::new(2),
             has_password: AtomicBool::new(false),
@@ -475,6 +479,34 @@ pub static PARAMS: &[Param] = &[
         immutable: false,
         protected: false,
         kind: Kind::Bool { get: |c| settings(c).appendonly, set: |c, v| c.settings.write().appendonly = v },
+    },
+    Param {
+        name: "busy-reply-threshold",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.busy_reply_threshold.load(Relaxed) as i64,
+            set: |c, v| {
+                c.busy_reply_threshold.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "lua-time-limit",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.busy_reply_threshold.load(Relaxed) as i64,
+            set: |c, v| {
+                c.busy_reply_threshold.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
     },
     Param {
         name: "hash-max-listpack-entries",

@@ -1,5 +1,5 @@
 //! The dispatcher: from parsed arguments to a reply, with Redis' checks in Redis' order:
-//! exists → arity → authenticated → (ACL, out-of-memory, restart fence: later) → run.
+//! exists → arity → authenticated → (ACL, out-of-memory, restart fence: later) → not busy → run.
 
 use crate::client::ReplyMode;
 use crate::registry::CommandId;
@@ -51,6 +51,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
     }
     if !ctx.conn.authenticated && !spec.has(F::NO_AUTH) {
         reject(ctx, Some(id), errors::NOAUTH.as_bytes());
+        return Some(id);
+    }
+    if ctx.gate.is_none() && !spec.has(F::ALLOW_BUSY) {
+        reject(ctx, Some(id), crate::scripts::BUSY.as_bytes());
         return Some(id);
     }
 

@@ -14,6 +14,7 @@ pub mod docs;
 pub mod info;
 mod ldouble;
 pub mod registry;
+pub mod scripts;
 pub mod server;
 pub mod spec;
 pub mod stats;
@@ -44,7 +45,8 @@ pub struct Ctx<'a> {
     /// Index of the worker thread running this connection (statistics and gate slot).
     pub worker: usize,
     /// Shared passage through the gate, held for the batch; dropped and retaken around
-    /// commands that need the keyspace to themselves.
+    /// commands that need the keyspace to themselves. `None` while a busy script holds the
+    /// gate: then only commands flagged `allow-busy` run, the others get -BUSY.
     pub gate: Option<Shared>,
 }
 

@@ -31,6 +31,8 @@ pub struct Server {
     pub clients: Clients,
     /// Clients blocked on keys.
     pub blocking: crate::blocking::Blocking,
+    /// Script cache and the script in progress.
+    pub scripts: crate::scripts::Scripts,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Monotonic ms at startup.
@@ -67,6 +69,7 @@ impl Server {
             stats,
             clients: Clients::default(),
             blocking: crate::blocking::Blocking::default(),
+            scripts: crate::scripts::Scripts::default(),
             clock,
             started,
             run_id: random_hex(40),
@@ -76,6 +79,23 @@ impl Server {
             config_file,
             port: AtomicU64::new(0),
             workers,
+        }
+    }
+
+    /// Enters the gate in shared mode for a batch of commands on `worker`: waits while a
+    /// script runs, until it turns busy (then `None`: the batch runs in busy mode, see
+    /// [`crate::Ctx::gate`]) or the server shuts down.
+    pub fn enter(&self, worker: usize) -> Option<tumbler_keyspace::gate::Shared> {
+        loop {
+            if let Some(g) = self.gate.try_shared_for(worker, std::time::Duration::ZERO) {
+                return Some(g);
+            }
+            if self.scripts.busy() || self.shutting_down.load(Relaxed) {
+                return None;
+            }
+            if let Some(g) = self.gate.try_shared_for(worker, std::time::Duration::from_millis(10)) {
+                return Some(g);
+            }
         }
     }
 
@@ -90,7 +110,10 @@ impl Server {
         if !self.active_expire.load(Relaxed) {
             return 0;
         }
-        let _g = self.gate.shared(self.expiry_slot());
+        // Not while a script holds the gate (its keys must not expire under it).
+        let Some(_g) = self.gate.try_shared_for(self.expiry_slot(), std::time::Duration::from_millis(100)) else {
+            return 0;
+        };
         self.keyspace.reclaim(self.clock.mono_ms(), budget)
     }
 }

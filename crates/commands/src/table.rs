@@ -5,7 +5,7 @@
 //! COMMAND INFO, key extraction and ACL categories all derive from this one place. tumbler-only
 //! flags (`F::EXCLUSIVE`, `F::EXTENSION`) are not shown by COMMAND INFO.
 
-use crate::cmd::{connection, hashes, keys, lists, server, sets, strings, zsets};
+use crate::cmd::{connection, hashes, keys, lists, scripting, server, sets, strings, zsets};
 use crate::spec::{Begin, CommandSpec, Find, KeySpec, C, F, KS};
 
 /// Every command, in the order COMMAND lists them.
@@ -1140,6 +1140,134 @@ pub static TABLE: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
+        name: "eval",
+        arity: -3,
+        flags: F::NOSCRIPT | F::STALE | F::SKIP_MONITOR | F::NO_MANDATORY_KEYS | F::MOVABLEKEYS,
+        acl: C::SLOW | C::SCRIPTING,
+        legacy_keys: (0, 0, 0),
+        keys: &[KeySpec {
+            notes: "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(2),
+            find: Find::Keynum { index: 0, first: 1, step: 1 },
+        }],
+        handler: scripting::eval,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "evalsha",
+        arity: -3,
+        flags: F::NOSCRIPT | F::STALE | F::SKIP_MONITOR | F::NO_MANDATORY_KEYS | F::MOVABLEKEYS,
+        acl: C::SLOW | C::SCRIPTING,
+        legacy_keys: (0, 0, 0),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(2),
+            find: Find::Keynum { index: 0, first: 1, step: 1 },
+        }],
+        handler: scripting::evalsha,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "eval_ro",
+        arity: -3,
+        flags: F::READONLY | F::NOSCRIPT | F::STALE | F::SKIP_MONITOR | F::NO_MANDATORY_KEYS | F::MOVABLEKEYS,
+        acl: C::SLOW | C::SCRIPTING,
+        legacy_keys: (0, 0, 0),
+        keys: &[KeySpec {
+            notes: "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(2),
+            find: Find::Keynum { index: 0, first: 1, step: 1 },
+        }],
+        handler: scripting::eval_ro,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "evalsha_ro",
+        arity: -3,
+        flags: F::READONLY | F::NOSCRIPT | F::STALE | F::SKIP_MONITOR | F::NO_MANDATORY_KEYS | F::MOVABLEKEYS,
+        acl: C::SLOW | C::SCRIPTING,
+        legacy_keys: (0, 0, 0),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(2),
+            find: Find::Keynum { index: 0, first: 1, step: 1 },
+        }],
+        handler: scripting::evalsha_ro,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "script",
+        arity: -2,
+        flags: F::NONE,
+        acl: C::SLOW,
+        legacy_keys: (0, 0, 0),
+        subcommands: &[
+            CommandSpec {
+                name: "flush",
+                arity: -2,
+                flags: F::NOSCRIPT,
+                acl: C::SLOW | C::SCRIPTING,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+                handler: scripting::script_flush,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "exists",
+                arity: -3,
+                flags: F::NOSCRIPT,
+                acl: C::SLOW | C::SCRIPTING,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_shards", "response_policy:agg_logical_and"],
+                handler: scripting::script_exists,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "help",
+                arity: 2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW | C::SCRIPTING,
+                legacy_keys: (0, 0, 0),
+                handler: scripting::script_help,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "kill",
+                arity: 2,
+                flags: F::NOSCRIPT | F::ALLOW_BUSY,
+                acl: C::SLOW | C::SCRIPTING,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_shards", "response_policy:one_succeeded"],
+                handler: scripting::script_kill,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "debug",
+                arity: 3,
+                flags: F::NOSCRIPT,
+                acl: C::SLOW | C::SCRIPTING,
+                legacy_keys: (0, 0, 0),
+                handler: scripting::script_debug,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "load",
+                arity: 3,
+                flags: F::NOSCRIPT | F::STALE,
+                acl: C::SLOW | C::SCRIPTING,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+                handler: scripting::script_load,
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
         name: "function",
         arity: -2,
         flags: F::NONE,
@@ -1173,6 +1301,26 @@ pub static TABLE: &[CommandSpec] = &[
                 legacy_keys: (0, 0, 0),
                 tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
                 handler: server::function_flush,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "kill",
+                arity: 2,
+                flags: F::NOSCRIPT | F::ALLOW_BUSY,
+                acl: C::SLOW | C::SCRIPTING,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_shards", "response_policy:one_succeeded"],
+                handler: scripting::function_kill,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "stats",
+                arity: 2,
+                flags: F::NOSCRIPT | F::ALLOW_BUSY,
+                acl: C::SLOW | C::SCRIPTING,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+                handler: scripting::function_stats,
                 ..CommandSpec::DEFAULT
             },
         ],

@@ -45,6 +45,18 @@ impl Gate {
         self.slots[slot % self.slots.len()].0.read_arc()
     }
 
+    /// Enters in shared mode, waiting at most `timeout`: `None` if the gate stayed taken (a
+    /// long script holds it, and the caller has something better to do than wait).
+    #[inline]
+    pub fn try_shared_for(&self, slot: usize, timeout: std::time::Duration) -> Option<Shared> {
+        let lock = &self.slots[slot % self.slots.len()].0;
+        match lock.try_read_arc() {
+            Some(g) => Some(g),
+            None if timeout.is_zero() => None,
+            None => lock.try_read_arc_for(timeout),
+        }
+    }
+
     /// Enters exclusively. The caller must not hold a shared guard of its own.
     pub fn exclusive(&self) -> Exclusive<'_> {
         Exclusive { _guards: self.slots.iter().map(|s| s.0.write()).collect() }

@@ -155,6 +155,12 @@ impl<'a> Args<'a> {
         Args { data: self.data, spans: &self.spans[from.min(self.spans.len())..] }
     }
 
+    /// Arguments `from..to` (clamped to the arguments there are), as a new `Args`.
+    pub fn slice(&self, from: usize, to: usize) -> Args<'a> {
+        let to = to.min(self.spans.len());
+        Args { data: self.data, spans: &self.spans[from.min(to)..to] }
+    }
+
     /// Total bytes of all arguments (for CLIENT LIST's argv-mem and similar statistics).
     pub fn total_bytes(&self) -> usize {
         self.spans.iter().map(|&(s, e)| e - s).sum()

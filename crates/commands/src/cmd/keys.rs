@@ -86,12 +86,15 @@ fn wall_of(ctx: &Ctx<'_>, at: u64) -> i64 {
 fn ttl_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ms: bool, absolute: bool) -> CmdResult {
     let srv = ctx.srv;
     let at = srv.keyspace.read(ctx.key(args.get(1)), ctx.now, |e| e.map(Entry::expire_at));
+    // What is left is counted from the real clock, as Redis does: inside a long script (whose
+    // lookups keep the script's start time) a key past its deadline reports 0, not a stale TTL.
+    let now = srv.clock.mono_ms().max(ctx.now);
     let v: i64 = match at {
         None => -2,
         Some(NO_EXPIRE) => -1,
         Some(at) => {
             let t: i128 =
-                if absolute { i128::from(wall_of(ctx, at)) } else { (i128::from(at) - i128::from(ctx.now)).max(0) };
+                if absolute { i128::from(wall_of(ctx, at)) } else { (i128::from(at) - i128::from(now)).max(0) };
             let t = if ms { t } else { (t + 500) / 1000 };
             t.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
         }

@@ -549,6 +549,10 @@ pub fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if abort {
         return Err("ERR No shutdown in progress.".into());
     }
+    // While a script is busy only SHUTDOWN NOSAVE goes through (it stops the script).
+    if ctx.srv.scripts.running() && !nosave {
+        return Err(crate::scripts::BUSY.into());
+    }
     ctx.conn.shutdown = Some(ShutdownRequest { save });
     ctx.conn.close_now = true;
     Ok(())

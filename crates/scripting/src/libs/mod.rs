@@ -1,0 +1,19 @@
+//! The C libraries Redis bundles with its Lua, re-implemented: `cjson`, `struct`, `cmsgpack`
+//! and `bit`.
+
+use crate::lua::lua_State;
+
+pub(crate) mod bit;
+pub(crate) mod structlib;
+
+/// Opens every library as a global table.
+///
+/// # Safety
+/// `L` is a state being set up, its globals writable.
+pub(crate) unsafe fn open_all(L: *mut lua_State) {
+    // SAFETY: as documented.
+    unsafe {
+        structlib::open(L);
+        bit::open(L);
+    }
+}
