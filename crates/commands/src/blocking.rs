@@ -1,4 +1,4 @@
-//! Clients blocked on keys (BLPOP, BRPOP, BLMOVE, BLMPOP, BZPOPMIN, BZPOPMAX).
+//! Clients blocked on keys (BLPOP, BRPOP, BLMOVE, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP), and WAIT.
 //!
 //! A blocking command that finds nothing registers a [`Waiter`] on its keys and the connection
 //! task waits, outside every lock. A command that adds elements to a waited-on key marks it
@@ -40,6 +40,8 @@ pub enum BlockOp {
         /// BZMPOP's COUNT.
         count: Option<usize>,
     },
+    /// WAIT for replicas: tumbler has none, so only the timeout (or CLIENT UNBLOCK) ends it.
+    Wait,
 }
 
 /// How a wait ended.

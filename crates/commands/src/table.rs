@@ -1268,6 +1268,94 @@ pub static TABLE: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
+        name: "wait",
+        arity: 3,
+        flags: F::NOSCRIPT,
+        acl: C::SLOW | C::CONNECTION,
+        legacy_keys: (0, 0, 0),
+        tips: &["request_policy:all_shards", "response_policy:agg_min"],
+        handler: server::wait,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "save",
+        arity: 1,
+        flags: F::ADMIN | F::NOSCRIPT | F::NO_ASYNC_LOADING | F::NO_MULTI,
+        acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+        legacy_keys: (0, 0, 0),
+        handler: server::save,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bgsave",
+        arity: -1,
+        flags: F::ADMIN | F::NOSCRIPT | F::NO_ASYNC_LOADING,
+        acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+        legacy_keys: (0, 0, 0),
+        handler: server::bgsave,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "fcall",
+        arity: -3,
+        flags: F::NOSCRIPT | F::STALE | F::SKIP_MONITOR | F::NO_MANDATORY_KEYS | F::MOVABLEKEYS,
+        acl: C::SLOW | C::SCRIPTING,
+        legacy_keys: (0, 0, 0),
+        keys: &[KeySpec {
+            notes: "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(2),
+            find: Find::Keynum { index: 0, first: 1, step: 1 },
+        }],
+        handler: scripting::fcall,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "fcall_ro",
+        arity: -3,
+        flags: F::READONLY | F::NOSCRIPT | F::STALE | F::SKIP_MONITOR | F::NO_MANDATORY_KEYS | F::MOVABLEKEYS,
+        acl: C::SLOW | C::SCRIPTING,
+        legacy_keys: (0, 0, 0),
+        keys: &[KeySpec {
+            notes: "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(2),
+            find: Find::Keynum { index: 0, first: 1, step: 1 },
+        }],
+        handler: scripting::fcall_ro,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "zmpop",
+        arity: -4,
+        flags: F::WRITE | F::MOVABLEKEYS,
+        acl: C::WRITE | C::SORTEDSET | C::SLOW,
+        legacy_keys: (0, 0, 0),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Keynum { index: 0, first: 1, step: 1 },
+        }],
+        handler: zsets::zmpop,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "bzmpop",
+        arity: -5,
+        flags: F::WRITE | F::BLOCKING | F::MOVABLEKEYS,
+        acl: C::WRITE | C::SORTEDSET | C::SLOW | C::BLOCKING,
+        legacy_keys: (0, 0, 0),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::DELETE,
+            begin: Begin::Index(2),
+            find: Find::Keynum { index: 0, first: 1, step: 1 },
+        }],
+        handler: zsets::bzmpop,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
         name: "function",
         arity: -2,
         flags: F::NONE,

@@ -404,10 +404,11 @@ fn lmove_generic(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from_left: bool, to_
 }
 
 /// Keys, direction and COUNT of an LMPOP-style command.
-type MPop<'a> = (Vec<&'a [u8]>, bool, Option<usize>);
+pub(crate) type MPop<'a> = (Vec<&'a [u8]>, bool, Option<usize>);
 
-/// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` (LMPOP, BLMPOP from `at`).
-fn parse_mpop<'a>(args: &Args<'a>, at: usize, sides: (&str, &str)) -> Result<MPop<'a>, CmdError> {
+/// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` (LMPOP, BLMPOP from `at`; ZMPOP and
+/// BZMPOP with MIN|MAX).
+pub(crate) fn parse_mpop<'a>(args: &Args<'a>, at: usize, sides: (&str, &str)) -> Result<MPop<'a>, CmdError> {
     let numkeys = match tumbler_proto::num::parse_i64(args.get(at)) {
         Some(n) if n > 0 => n,
         _ => return Err("ERR numkeys should be greater than 0".into()),
@@ -621,16 +622,19 @@ pub(crate) fn serve_list(ctx: &mut Ctx<'_>, w: &Waiter, key: &[u8]) -> Result<Op
             Err(CmdError::Static(e)) => r.error(e),
             Err(CmdError::Owned(e)) => r.error_bytes(&e),
         },
-        BlockOp::ZPop { .. } => return Ok(None),
+        BlockOp::ZPop { .. } | BlockOp::Wait => return Ok(None),
     }
     Ok(Some(r.as_bytes().to_vec()))
 }
 
 /// The reply a blocked command gives when its timeout expires.
 pub fn timeout_reply(op: &BlockOp, r: &mut Reply) {
-    // Even BLMOVE / BRPOPLPUSH answer a timeout with a null array (Redis 7.0).
-    let _ = op;
-    r.null_array();
+    match op {
+        // The number of replicas that acknowledged: none.
+        BlockOp::Wait => r.int(0),
+        // Even BLMOVE / BRPOPLPUSH answer a timeout with a null array (Redis 7.0).
+        _ => r.null_array(),
+    }
 }
 
 /// Serves every waiter of every key marked ready during the command that just ran.

@@ -366,3 +366,14 @@ pub fn function_stats(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
     r.int(0);
     Ok(())
 }
+
+/// FCALL function numkeys [key ...] [arg ...]: tumbler has no functions (FUNCTION LOAD is not
+/// supported), so every name is unknown, with Redis' reply for an unknown function.
+pub fn fcall(_ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    Err("ERR Function not found".into())
+}
+
+/// FCALL_RO function numkeys [key ...] [arg ...]: as FCALL.
+pub fn fcall_ro(_ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    Err("ERR Function not found".into())
+}

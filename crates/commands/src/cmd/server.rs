@@ -914,6 +914,47 @@ fn debug_protocol(r: &mut Reply, ty: &[u8]) -> CmdResult {
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// WAIT, SAVE, BGSAVE
+
+/// WAIT numreplicas timeout: tumbler has no replicas, so no write is ever acknowledged by one.
+/// Asking for none replies 0 at once; asking for more blocks until the timeout (in ms; 0
+/// waits forever), as Redis does when its replicas do not answer, and then replies 0.
+pub fn wait(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let numreplicas = crate::util::int(args.get(1))?;
+    let timeout = tumbler_proto::num::parse_i64(args.get(2))
+        .ok_or(CmdError::Static("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err("ERR timeout is negative".into());
+    }
+    if timeout > 0 && timeout > i64::MAX - ctx.wall_ms() {
+        return Err("ERR timeout is out of range".into());
+    }
+    if numreplicas <= 0 || ctx.conn.no_block {
+        ctx.reply.int(0);
+        return Ok(());
+    }
+    let deadline = (timeout > 0).then(|| ctx.now.saturating_add(timeout as u64));
+    crate::cmd::lists::block(ctx, Vec::new(), crate::blocking::BlockOp::Wait, deadline);
+    Ok(())
+}
+
+/// The reply to SAVE and BGSAVE: there is nothing to write.
+const NO_PERSISTENCE: &str = "ERR tumbler keeps its data in memory only: there is no snapshot to save";
+
+/// SAVE
+pub fn save(_ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    Err(NO_PERSISTENCE.into())
+}
+
+/// BGSAVE [SCHEDULE]
+pub fn bgsave(_ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    if args.len() > 2 || (args.len() == 2 && !is(cstr(args.get(1)), "schedule")) {
+        return Err(errors::SYNTAX.into());
+    }
+    Err(NO_PERSISTENCE.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::{atof, atoi};

@@ -2,7 +2,7 @@
 
 use crate::blocking::{BlockOp, Waiter};
 use crate::cmd::hashes::{pick, random_count, scan_accepts, scan_collection};
-use crate::cmd::lists::{block, parse_timeout, signal_ready};
+use crate::cmd::lists::{block, parse_mpop, parse_timeout, signal_ready};
 use crate::util::{int, is, parse_double};
 use crate::{CmdError, CmdResult, Ctx};
 use tumbler_keyspace::ZSet;
@@ -605,16 +605,75 @@ pub fn bzpopmax(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     bzpop(ctx, args, false)
 }
 
+/// ZMPOP's reply: the key, then `[member, score]` pairs.
+fn write_zmpop(r: &mut Reply, key: &[u8], items: &[(f64, Vec<u8>)]) {
+    r.array(2);
+    r.bulk(key);
+    r.array(items.len());
+    for (s, m) in items {
+        r.array(2);
+        r.bulk(m);
+        r.double(*s);
+    }
+}
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let (keys, min, count) = parse_mpop(&args, 1, ("min", "max"))?;
+    for k in keys {
+        let popped = ctx
+            .srv
+            .keyspace
+            .write(ctx.key(k), ctx.now, |e| e.with_zset(false, |z| pop_n(z, min, count.unwrap_or(1))))?;
+        if let Some(v) = popped.filter(|v| !v.is_empty()) {
+            write_zmpop(ctx.reply, k, &v);
+            return Ok(());
+        }
+    }
+    ctx.reply.null_array();
+    Ok(())
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn bzmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let (keys, min, count) = parse_mpop(&args, 2, ("min", "max"))?;
+    let deadline = parse_timeout(ctx, args.get(1))?;
+    for k in &keys {
+        let popped = ctx
+            .srv
+            .keyspace
+            .write(ctx.key(k), ctx.now, |e| e.with_zset(false, |z| pop_n(z, min, count.unwrap_or(1))))?;
+        if let Some(v) = popped.filter(|v| !v.is_empty()) {
+            write_zmpop(ctx.reply, k, &v);
+            return Ok(());
+        }
+    }
+    if ctx.conn.no_block {
+        ctx.reply.null_array();
+        return Ok(());
+    }
+    block(
+        ctx,
+        keys.iter().map(|k| k.to_vec()).collect(),
+        BlockOp::ZPop { min, count: Some(count.unwrap_or(1)) },
+        deadline,
+    );
+    Ok(())
+}
+
 /// Tries to serve a sorted-set waiter from `key`.
 pub(crate) fn serve_zset(ctx: &mut Ctx<'_>, w: &Waiter, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
-    let BlockOp::ZPop { min, .. } = w.op else { return Ok(None) };
+    let BlockOp::ZPop { min, count } = w.op else { return Ok(None) };
     let k = ctx.srv.keyspace.key(w.db, key);
-    let popped = ctx.srv.keyspace.write(k, ctx.now, |e| e.with_zset(false, |z| pop_n(z, min, 1)));
+    let popped = ctx.srv.keyspace.write(k, ctx.now, |e| e.with_zset(false, |z| pop_n(z, min, count.unwrap_or(1))));
     match popped {
         Ok(Some(v)) if !v.is_empty() => {
             let mut r = Reply::new();
             r.set_protocol(w.protocol);
-            write_bzpop(&mut r, key, &v[0]);
+            match count {
+                Some(_) => write_zmpop(&mut r, key, &v),
+                None => write_bzpop(&mut r, key, &v[0]),
+            }
             Ok(Some(r.as_bytes().to_vec()))
         }
         _ => Ok(None),

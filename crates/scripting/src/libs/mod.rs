@@ -4,6 +4,7 @@
 use crate::lua::lua_State;
 
 pub(crate) mod bit;
+pub(crate) mod cjson;
 pub(crate) mod structlib;
 
 /// Opens every library as a global table.
@@ -13,6 +14,7 @@ pub(crate) mod structlib;
 pub(crate) unsafe fn open_all(L: *mut lua_State) {
     // SAFETY: as documented.
     unsafe {
+        cjson::open(L);
         structlib::open(L);
         bit::open(L);
     }
