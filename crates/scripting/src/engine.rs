@@ -74,11 +74,13 @@ pub struct Engine {
     vm: Vm,
     config: EngineConfig,
     /// Compiled scripts: registry reference of each chunk, with the script it came from.
-    functions: HashMap<Sha, (c_int, Arc<Script>)>,
+    functions: HashMap<Sha, (c_int, Arc<Script>), foldhash::fast::RandomState>,
     /// The cache generation the compiled functions belong to.
     generation: u64,
     /// Registry reference of the error handler.
     handler: c_int,
+    /// The KEYS and ARGV tables, reused from run to run while scripts leave them clean.
+    arrays: [ArgArray; 2],
     run: Box<RunCtx>,
     runs: u32,
 }
@@ -93,9 +95,10 @@ impl Engine {
         Engine {
             vm,
             config,
-            functions: HashMap::new(),
+            functions: HashMap::default(),
             generation: 0,
             handler,
+            arrays: [ArgArray::new(b"KEYS"), ArgArray::new(b"ARGV")],
             run: Box::new(RunCtx {
                 host: None,
                 resp: 2,
@@ -185,8 +188,8 @@ impl Engine {
             let base = lua_gettop(L);
             lua_rawgeti_(L, LUA_REGISTRYINDEX, self.handler);
             lua_rawgeti_(L, LUA_REGISTRYINDEX, func);
-            set_array_global(L, b"KEYS", keys);
-            set_array_global(L, b"ARGV", args);
+            self.arrays[0].fill(L, keys);
+            self.arrays[1].fill(L, args);
             let state = State::of(L);
             state.run = (&mut *self.run as *mut RunCtx).cast();
             if options.hook {
@@ -220,21 +223,88 @@ impl Engine {
     }
 }
 
-/// Sets the global `name` to a fresh array of `items` (globals are read-only: the protection
-/// is lifted for the assignment, as Redis does).
-unsafe fn set_array_global(L: *mut lua_State, name: &[u8], items: Args<'_>) {
-    // SAFETY: the cap is off (we are between runs); the globals table is ours to unlock.
-    unsafe {
-        lua_createtable(L, items.len().min(i32::MAX as usize) as c_int, 0);
-        for (i, item) in items.iter().enumerate() {
-            push_bytes(L, item);
-            lua_rawseti_(L, -2, (i + 1) as c_int);
+/// One of the KEYS/ARGV globals. Redis builds both afresh for every run; building them is a
+/// good part of a short script's cost, so the tables are kept and refilled instead, but only
+/// while they provably hold nothing a script left behind (scripts may write to them): no
+/// metatable, and no key outside `1..len`. Otherwise a fresh table replaces the global.
+struct ArgArray {
+    name: &'static [u8],
+    /// Registry reference of the table (`LUA_NOREF` before the first run).
+    table: c_int,
+    /// Elements set by the previous fill.
+    len: usize,
+}
+
+impl ArgArray {
+    fn new(name: &'static [u8]) -> Self {
+        ArgArray { name, table: LUA_NOREF, len: 0 }
+    }
+
+    /// Makes the global hold exactly `items`.
+    ///
+    /// # Safety
+    /// `L` is valid, between runs (the cap is off, so nothing raises).
+    unsafe fn fill(&mut self, L: *mut lua_State, items: Args<'_>) {
+        // SAFETY: as documented.
+        unsafe {
+            if self.table != LUA_NOREF {
+                lua_rawgeti_(L, LUA_REGISTRYINDEX, self.table);
+                if self.is_clean(L) {
+                    for (i, item) in items.iter().enumerate() {
+                        push_bytes(L, item);
+                        lua_rawseti_(L, -2, (i + 1) as c_int);
+                    }
+                    for i in items.len() + 1..=self.len {
+                        lua_pushnil(L);
+                        lua_rawseti_(L, -2, i as c_int);
+                    }
+                    self.len = items.len();
+                    lua_settop(L, -2);
+                    return;
+                }
+                lua_settop(L, -2);
+                luaL_unref(L, LUA_REGISTRYINDEX, self.table);
+            }
+            lua_createtable(L, items.len().min(i32::MAX as usize) as c_int, 0);
+            for (i, item) in items.iter().enumerate() {
+                push_bytes(L, item);
+                lua_rawseti_(L, -2, (i + 1) as c_int);
+            }
+            push_bytes(L, self.name);
+            lua_pushvalue(L, -2);
+            lua_enablereadonlytable(L, LUA_GLOBALSINDEX, 0);
+            lua_rawset(L, LUA_GLOBALSINDEX);
+            lua_enablereadonlytable(L, LUA_GLOBALSINDEX, 1);
+            self.table = luaL_ref(L, LUA_REGISTRYINDEX);
+            self.len = items.len();
         }
-        push_bytes(L, name);
-        lua_insert(L, -2);
-        lua_enablereadonlytable(L, LUA_GLOBALSINDEX, 0);
-        lua_rawset(L, LUA_GLOBALSINDEX);
-        lua_enablereadonlytable(L, LUA_GLOBALSINDEX, 1);
+    }
+
+    /// Whether the table at the top of the stack has no metatable and no key outside
+    /// `1..=self.len` (traversal visits the array part in order, then the hash part, so
+    /// nothing may follow key `len`; with `len` 0, nothing at all).
+    unsafe fn is_clean(&self, L: *mut lua_State) -> bool {
+        // SAFETY: the table is at the top; lua_next with a key the table may lack is fine for
+        // integer keys inside the array part, and `len` was inside it when we filled it.
+        unsafe {
+            if lua_getmetatable(L, -1) != 0 {
+                lua_settop(L, -2);
+                return false;
+            }
+            if self.len == 0 {
+                lua_pushnil(L);
+            } else {
+                // The key to resume from must be present, or lua_next raises: refill it first.
+                lua_pushboolean(L, 1);
+                lua_rawseti_(L, -2, self.len as c_int);
+                lua_pushnumber(L, self.len as f64);
+            }
+            if lua_next(L, -2) != 0 {
+                lua_settop(L, -3);
+                return false;
+            }
+            true
+        }
     }
 }
 

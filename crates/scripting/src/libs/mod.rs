@@ -5,6 +5,7 @@ use crate::lua::lua_State;
 
 pub(crate) mod bit;
 pub(crate) mod cjson;
+pub(crate) mod cmsgpack;
 pub(crate) mod structlib;
 
 /// Opens every library as a global table.
@@ -16,6 +17,7 @@ pub(crate) unsafe fn open_all(L: *mut lua_State) {
     unsafe {
         cjson::open(L);
         structlib::open(L);
+        cmsgpack::open(L);
         bit::open(L);
     }
 }

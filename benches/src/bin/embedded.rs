@@ -1,0 +1,123 @@
+//! Embedded benchmark: requests as bytes in, replies as bytes out, no socket. It measures what
+//! a request costs inside tumbler (parsing, dispatch, keyspace, scripting, reply encoding)
+//! without the kernel and the load generator, which dominate the socket benchmarks.
+//!
+//! Each workload is a pipeline of requests fed to one connection's parser and dispatcher, the
+//! way the network layer does it; the figure is nanoseconds per request (median of rounds).
+//!
+//! Usage: cargo run --release -p tumbler-benches --bin embedded -- [--rounds N] [--requests N]
+//!        [--workloads evalsha-cad,eval-cad,delifeq,set-nx-px,get,ping]
+
+use std::sync::Arc;
+use std::time::Instant;
+use tumbler_commands::{dispatch, ClientInfo, Config, Conn, Ctx, Server};
+use tumbler_expiry::SystemClock;
+use tumbler_proto::{Limits, Parser, Reply, Step};
+
+/// The compare-and-delete release every Redlock-style client runs, in its most common form.
+const CAD: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn sha1_hex(s: &str) -> String {
+    String::from_utf8(tumbler_scripting::sha1_hex(s.as_bytes()).to_vec()).unwrap_or_default()
+}
+
+/// The request stream of a workload: `n` measured requests, and the setup requests each one
+/// needs (interleaved: a compare-and-delete needs a lock to delete).
+fn workload(name: &str, n: usize) -> (Vec<u8>, usize) {
+    let token = b"\x8a\x01\xff\x10\x00tok-20-random-bytes";
+    let sha = sha1_hex(CAD);
+    let mut buf = Vec::new();
+    let mut per = 1;
+    for i in 0..n {
+        let key = format!("lock:{}", i % 10_000);
+        let k = key.as_bytes();
+        match name {
+            "set-nx-px" => buf.extend(resp(&[b"SET", k, token, b"NX", b"PX", b"30000"])),
+            "get" => buf.extend(resp(&[b"GET", k])),
+            "ping" => buf.extend(resp(&[b"PING"])),
+            "evalsha-cad" | "eval-cad" | "delifeq" => {
+                per = 2;
+                buf.extend(resp(&[b"SET", k, token, b"PX", b"30000"]));
+                match name {
+                    "evalsha-cad" => buf.extend(resp(&[b"EVALSHA", sha.as_bytes(), b"1", k, token])),
+                    "eval-cad" => buf.extend(resp(&[b"EVAL", CAD.as_bytes(), b"1", k, token])),
+                    _ => buf.extend(resp(&[b"DELIFEQ", k, token])),
+                }
+            }
+            other => panic!("unknown workload {other}"),
+        }
+    }
+    (buf, per)
+}
+
+/// Runs every request in `input` through one connection; returns the reply bytes produced.
+fn run(srv: &Server, conn: &mut Conn, reply: &mut Reply, input: &[u8]) -> usize {
+    let mut parser = Parser::new();
+    let mut pos = 0;
+    let mut out = 0;
+    let limits = Limits { max_bulk_len: 512 << 20, unauthenticated: false };
+    let mut gate = Some(srv.gate.shared(0));
+    while pos < input.len() {
+        let now = srv.clock.mono_ms();
+        let mut ctx = Ctx { srv, conn: &mut *conn, reply: &mut *reply, now, worker: 0, gate: gate.take() };
+        let consumed = match parser.next(&input[pos..], limits) {
+            Ok(Step::Request { args, consumed }) => {
+                dispatch(&mut ctx, args);
+                consumed
+            }
+            Ok(Step::Skip { consumed }) => consumed,
+            _ => panic!("malformed benchmark input"),
+        };
+        gate = ctx.gate.take();
+        pos += consumed;
+        out += reply.len();
+        let n = reply.len();
+        reply.consume(n);
+    }
+    out
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opt = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let rounds: usize = opt("--rounds").and_then(|v| v.parse().ok()).unwrap_or(7);
+    let requests: usize = opt("--requests").and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let workloads = opt("--workloads").unwrap_or_else(|| "evalsha-cad,eval-cad,set-nx-px,get,ping".into());
+
+    let srv = Arc::new(Server::new(Config::default(), Arc::new(SystemClock::new()), 1, String::new()));
+    let info = Arc::new(ClientInfo::new(1, "127.0.0.1:1".into(), "127.0.0.1:6379".into(), -1, 0));
+    let mut conn = Conn::new(info, true, true);
+    let mut reply = Reply::new();
+    // Load the script once, as clients do before their first EVALSHA.
+    run(&srv, &mut conn, &mut reply, &resp(&[b"SCRIPT", b"LOAD", CAD.as_bytes()]));
+
+    println!("{:<14} {:>12} {:>14}", "workload", "ns/request", "(min .. max)");
+    for w in workloads.split(',') {
+        let (input, per) = workload(w, requests);
+        let mut samples = Vec::new();
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let bytes = run(&srv, &mut conn, &mut reply, &input);
+            let ns = t.elapsed().as_nanos() as f64 / (requests * per) as f64;
+            assert!(bytes > 0);
+            samples.push(ns);
+        }
+        samples.sort_by(f64::total_cmp);
+        println!(
+            "{:<14} {:>12.0} {:>14}",
+            w,
+            samples[samples.len() / 2],
+            format!("({:.0} .. {:.0})", samples[0], samples[samples.len() - 1])
+        );
+    }
+}
