@@ -6,4 +6,5 @@ mod blocking;
 mod differential;
 mod expiry;
 mod process;
+mod scripting;
 mod tools;

@@ -109,6 +109,30 @@ fn shutdown_command_stops_the_server_without_replying() {
     assert_eq!(wait_exit(&mut p, Duration::from_secs(10)), Some(0));
 }
 
+#[test]
+fn shutdown_nosave_stops_a_server_stuck_in_a_script() {
+    let mut p = TumblerProcess::start(&["--busy-reply-threshold", "20"]);
+    let mut runner = RawConn::connect(p.addr()).unwrap();
+    // A script that wrote cannot be killed; SHUTDOWN NOSAVE still ends it and the server.
+    runner.send(b"EVAL \"redis.call('set', 'k', 'v') while true do end\" 0\r\n").unwrap();
+    let mut admin = RawConn::connect(p.addr()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = admin.cmd_str(&["SCRIPT", "KILL"]);
+        if r.starts_with(b"-UNKILLABLE") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never busy: {}", String::from_utf8_lossy(&r));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(admin.cmd_str(&["SHUTDOWN"]).starts_with(b"-BUSY"));
+    let r = admin.raw(b"SHUTDOWN NOSAVE\r\n", Duration::from_secs(5));
+    assert!(r.is_empty(), "no reply: {:?}", String::from_utf8_lossy(&r));
+    assert_eq!(wait_exit(&mut p, Duration::from_secs(10)), Some(0));
+    // The script's caller got no reply either: its connection was closed.
+    assert!(runner.is_closed(Duration::from_secs(2)));
+}
+
 fn wait_exit(p: &mut TumblerProcess, within: Duration) -> Option<i32> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {

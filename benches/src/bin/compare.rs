@@ -11,7 +11,8 @@
 //! generator's core.
 //!
 //! Usage: cargo run --release -p tumbler-benches --bin compare -- [--rounds N] [--requests N]
-//!        [--pipeline 1,16] [--workloads set-nx-px,get,del,pexpire] [--no-pin]
+//!        [--pipeline 1,16] [--workloads set-nx-px,get,del,pexpire,evalsha-cad,delifeq,ping-inline]
+//!        [--no-pin]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -165,12 +166,23 @@ struct Sample {
     cpu_ns_per_req: f64,
 }
 
-fn workload_args(w: &str) -> (Vec<&'static str>, bool) {
+/// The compare-and-delete release of Redlock-style clients, in its most common form.
+const CAD: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/// The command a workload sends, and whether it needs the lock keys loaded first.
+fn workload_args(w: &str) -> (Vec<String>, bool) {
+    let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     match w {
-        "set-nx-px" => (vec!["SET", "lock:__rand_int__", "01234567890123456789", "NX", "PX", "30000"], false),
-        "get" => (vec!["GET", "lock:__rand_int__"], true),
-        "del" => (vec!["DEL", "lock:__rand_int__"], true),
-        "pexpire" => (vec!["PEXPIRE", "lock:__rand_int__", "30000"], true),
+        "set-nx-px" => (v(&["SET", "lock:__rand_int__", "01234567890123456789", "NX", "PX", "30000"]), false),
+        "get" => (v(&["GET", "lock:__rand_int__"]), true),
+        "del" => (v(&["DEL", "lock:__rand_int__"]), true),
+        "pexpire" => (v(&["PEXPIRE", "lock:__rand_int__", "30000"]), true),
+        "evalsha-cad" => {
+            let sha = tumbler_scripting::sha1_hex(CAD.as_bytes());
+            let sha = String::from_utf8_lossy(&sha).into_owned();
+            (vec!["EVALSHA".into(), sha, "1".into(), "lock:__rand_int__".into(), "01234567890123456789".into()], true)
+        }
+        "delifeq" => (v(&["DELIFEQ", "lock:__rand_int__", "01234567890123456789"]), true),
         "ping-inline" => (vec![], false),
         other => panic!("unknown workload {other}"),
     }
@@ -182,6 +194,12 @@ fn run(server: &Server, w: &str, pipeline: u32, o: &Opts) -> Sample {
         preload(server.port);
     } else {
         pipeline_flush(server.port);
+    }
+    if w == "evalsha-cad" {
+        self::pipeline(
+            server.port,
+            std::iter::once(vec![b"SCRIPT".to_vec(), b"LOAD".to_vec(), CAD.as_bytes().to_vec()]),
+        );
     }
     let before = cpu_ns(server.child.id());
     let mut c = pinned(o.pin, "1", Path::new("redis-benchmark"));

@@ -107,6 +107,10 @@ pub struct Config {
     /// `busy-reply-threshold` (alias `lua-time-limit`) in ms: how long a script runs before
     /// other clients get -BUSY and SCRIPT KILL becomes possible (0 = never).
     pub busy_reply_threshold: AtomicU64,
+    /// `lua-memory-limit` (tumbler): bytes each worker's Lua state may hold while a script
+    /// runs. Redis has no such limit; a script that allocates without bound would take the
+    /// whole machine.
+    pub lua_memory_limit: AtomicU64,
     /// `enable-debug-command`.
     pub debug: AtomicU8,
     /// `loglevel` index into [`LOGLEVELS`].
@@ -136,6 +140,7 @@ impl Default for Config {
             maxclients: AtomicU64::new(10000),
             hz: AtomicU64::new(10),
             busy_reply_threshold: AtomicU64::new(5000),
+            lua_memory_limit: AtomicU64::new(512 << 20),
             debug: AtomicU8::new(DebugMode::No as u8),
             loglevel: AtomicU8::new(2),
             has_password: AtomicBool::new(false),
@@ -479,6 +484,17 @@ pub static PARAMS: &[Param] = &[
         immutable: false,
         protected: false,
         kind: Kind::Bool { get: |c| settings(c).appendonly, set: |c, v| c.settings.write().appendonly = v },
+    },
+    Param {
+        name: "lua-memory-limit",
+        immutable: false,
+        protected: false,
+        kind: Kind::Memory {
+            min: 1 << 20,
+            max: i64::MAX as u64,
+            get: |c| c.lua_memory_limit.load(Relaxed),
+            set: |c, v| c.lua_memory_limit.store(v, Relaxed),
+        },
     },
     Param {
         name: "busy-reply-threshold",

@@ -29,6 +29,8 @@ pub struct Scripts {
     worker: AtomicUsize,
     /// Monotonic ms at which the script started.
     started: AtomicU64,
+    /// Bytes held by Lua states, by thread (INFO `used_memory_lua`), folded into a few slots.
+    lua_memory: [AtomicU64; 16],
 }
 
 impl Scripts {
@@ -92,6 +94,23 @@ impl Scripts {
     /// The running script has written.
     pub fn wrote(&self) -> bool {
         self.wrote.load(Relaxed)
+    }
+
+    /// Records the Lua memory of the calling thread's engine.
+    pub fn set_lua_memory(&self, bytes: usize) {
+        thread_local! {
+            static SLOT: usize = {
+                static NEXT: AtomicUsize = AtomicUsize::new(0);
+                NEXT.fetch_add(1, Relaxed)
+            };
+        }
+        let slot = SLOT.with(|s| *s) % self.lua_memory.len();
+        self.lua_memory[slot].store(bytes as u64, Relaxed);
+    }
+
+    /// Bytes held by all Lua states (approximate when more threads than slots run scripts).
+    pub fn lua_memory(&self) -> u64 {
+        self.lua_memory.iter().map(|m| m.load(Relaxed)).sum()
     }
 
     /// SCRIPT KILL: `Ok` when the script will stop, or the error reply.

@@ -123,6 +123,13 @@ impl Engine {
         }
     }
 
+    /// Sets the most bytes the state may hold while a script runs.
+    pub fn set_memory_limit(&mut self, bytes: usize) {
+        // SAFETY: the state is ours and nothing runs in it.
+        unsafe { State::of(self.vm.ptr()).limit = bytes };
+        self.config.memory_limit = bytes;
+    }
+
     /// Bytes held by the Lua state (INFO `used_memory_lua`).
     pub fn used_memory(&self) -> usize {
         self.vm.used_memory()
@@ -209,7 +216,11 @@ impl Engine {
             state.run = std::ptr::null_mut();
             lua_settop(L, base);
             self.runs += 1;
-            if self.runs.is_multiple_of(GC_PERIOD) {
+            if rc == LUA_ERRMEM {
+                // The script hit the memory limit: give the memory back now rather than
+                // leaving the state at its limit until the collector gets round to it.
+                lua_gc(L, LUA_GCCOLLECT, 0);
+            } else if self.runs.is_multiple_of(GC_PERIOD) {
                 lua_gc(L, LUA_GCSTEP, GC_PERIOD as c_int);
             }
         }

@@ -17,10 +17,6 @@ use std::sync::Arc;
 use tumbler_proto::{errors, num, Args, Protocol, Reply};
 use tumbler_scripting::{sha1_hex, sha_arg, Engine, EngineConfig, Host, RunOptions, Script};
 
-/// Most bytes one worker's Lua state may hold while a script runs. Redis sets no limit; a
-/// runaway script here gets "not enough memory" instead of exhausting the machine.
-pub const LUA_MEMORY_LIMIT: usize = 512 << 20;
-
 /// What a worker thread keeps for scripts.
 struct Local {
     engine: Engine,
@@ -38,9 +34,10 @@ thread_local! {
 fn with_local<R>(srv: &Server, f: impl FnOnce(&mut Local) -> R) -> R {
     LOCAL.with(|cell| {
         let mut slot = cell.borrow_mut();
+        let limit = srv.config.lua_memory_limit.load(Relaxed) as usize;
         let local = slot.get_or_insert_with(|| Local {
             engine: Engine::new(EngineConfig {
-                memory_limit: LUA_MEMORY_LIMIT,
+                memory_limit: limit,
                 redis_version: crate::server::REDIS_VERSION.to_string(),
                 redis_version_num: 0x07_00_0f,
             }),
@@ -48,7 +45,10 @@ fn with_local<R>(srv: &Server, f: impl FnOnce(&mut Local) -> R) -> R {
             reply: Reply::new(),
         });
         local.engine.sync_generation(srv.scripts.cache.generation());
-        f(local)
+        local.engine.set_memory_limit(limit);
+        let r = f(local);
+        srv.scripts.set_lua_memory(local.engine.used_memory());
+        r
     })
 }
 

@@ -1,0 +1,161 @@
+//! Scripts that try to hurt the server: runaway loops, memory bombs, escapes from the sandbox,
+//! patterns that backtrack forever. The server must stay up, answer with an error, refuse
+//! nothing it should allow, and keep serving the next script. (What scripts compute and reply
+//! is compared with Redis by the differential corpus; this file covers what Redis itself does
+//! not guard against, or what a corpus cannot express.)
+
+use std::time::{Duration, Instant};
+use tumbler_tests::resp::{parse, RawConn};
+use tumbler_tests::Tumbler;
+
+fn eval(c: &mut RawConn, script: &str) -> Vec<u8> {
+    c.cmd(&[b"EVAL", script.as_bytes(), b"0"]).unwrap()
+}
+
+fn text(reply: &[u8]) -> String {
+    String::from_utf8_lossy(reply).into_owned()
+}
+
+/// The server still runs scripts and plain commands.
+fn assert_healthy(c: &mut RawConn) {
+    assert_eq!(eval(c, "return redis.call('set', 'after', 'ok')"), b"+OK\r\n");
+    assert_eq!(c.cmd_str(&["GET", "after"]), b"$2\r\nok\r\n");
+}
+
+#[test]
+fn memory_bombs_hit_the_lua_memory_limit() {
+    let t = Tumbler::start(&[("lua-memory-limit", "16mb")]);
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    for bomb in [
+        "local t = {} for i = 1, 1e8 do t[i] = i end return #t",
+        "return #string.rep('x', 2^30)",
+        "local s = 'x' for i = 1, 40 do s = s .. s end return #s",
+        "local t = {} for i = 1, 1e7 do t[#t + 1] = tostring(i) end return table.concat(t)",
+    ] {
+        let r = text(&eval(&mut c, bomb));
+        assert!(r.starts_with("-ERR ") && r.contains("not enough memory"), "{bomb}: {r}");
+        assert_healthy(&mut c);
+    }
+    // The memory went back: INFO reports far less than the limit.
+    let info = parse(&c.cmd_str(&["INFO", "memory"])).0.text();
+    let lua: u64 = info.lines().find_map(|l| l.strip_prefix("used_memory_lua:")).unwrap().parse().unwrap();
+    assert!(lua > 0 && lua < 8 << 20, "used_memory_lua {lua}");
+}
+
+#[test]
+fn the_sandbox_holds() {
+    let t = Tumbler::start(&[]);
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    for (script, expect) in [
+        ("return os.time()", "Script attempted to access nonexistent global variable 'os'"),
+        ("return io.open('/etc/passwd')", "Script attempted to access nonexistent global variable 'io'"),
+        ("return debug.getinfo(1)", "Script attempted to access nonexistent global variable 'debug'"),
+        ("return dofile('/etc/passwd')", "Script attempted to access nonexistent global variable 'dofile'"),
+        ("return loadfile('/etc/passwd')", "Script attempted to access nonexistent global variable 'loadfile'"),
+        ("return require('os')", "Script attempted to access nonexistent global variable 'require'"),
+        ("return package.loaded", "Script attempted to access nonexistent global variable 'package'"),
+        ("return setfenv(1, {})", "Script attempted to access nonexistent global variable 'setfenv'"),
+        ("setmetatable(_G, nil)", "Attempt to modify a readonly table"),
+        ("rawset(_G, 'x', 1)", "Attempt to modify a readonly table"),
+        ("redis.call = function() return 1 end", "Attempt to modify a readonly table"),
+        ("getmetatable('').__index = {}", "Attempt to modify a readonly table"),
+        ("string.len = nil", "Attempt to modify a readonly table"),
+        ("table.insert(math, 1)", "Attempt to modify a readonly table"),
+        ("x = 1", "Attempt to modify a readonly table"),
+    ] {
+        let r = text(&eval(&mut c, script));
+        assert!(r.starts_with("-ERR ") && r.contains(expect), "{script}: {r}");
+    }
+    // Precompiled chunks are never loaded, so string.dump output cannot be smuggled in.
+    let r = eval(&mut c, "local f, err = loadstring(string.dump(function() return 1 end)) return {tostring(f), err}");
+    let r = text(&r);
+    assert!(r.contains("nil") && r.contains("unexpected symbol"), "{r}");
+    // Nothing a script did survives into the next one.
+    assert_eq!(eval(&mut c, "KEYS[5] = 'left behind' setmetatable(ARGV, {}) return 1"), b":1\r\n");
+    assert_eq!(
+        c.cmd(&[b"EVAL", b"return {#KEYS, tostring(KEYS[5]), tostring(getmetatable(ARGV))}", b"1", b"k"]).unwrap(),
+        b"*3\r\n:1\r\n$3\r\nnil\r\n$3\r\nnil\r\n"
+    );
+    assert_healthy(&mut c);
+}
+
+#[test]
+fn deep_recursion_and_hostile_patterns_are_errors() {
+    let t = Tumbler::start(&[]);
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    for (script, expect) in [
+        ("local function f(n) return f(n + 1) + 1 end return f(1)", "stack overflow"),
+        ("return select(2, loadstring(string.rep('(', 100000) .. '1'))", "chunk has too many syntax levels"),
+        // 5.1's matcher recursed once per `?` with no limit: this would overflow the C stack.
+        ("return string.find(string.rep('a', 50000), string.rep('a?', 50000) .. 'b')", "pattern too complex"),
+        ("return cjson.decode(string.rep('[', 100000))", "Found too many nested data structures"),
+    ] {
+        let r = text(&eval(&mut c, script));
+        assert!(r.contains(expect), "{script}: {r}");
+    }
+    // string.rep of an empty string no longer spins 2^31 times.
+    let t0 = Instant::now();
+    assert_eq!(eval(&mut c, "return #string.rep('', 2^31 - 1)"), b":0\r\n");
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    assert_healthy(&mut c);
+}
+
+/// Starts `script` on its own connection (it is expected to run until killed), then kills it
+/// from another connection once the server reports it busy.
+fn kill_busy(t: &Tumbler, script: &str) -> String {
+    let mut runner = RawConn::connect(t.addr()).unwrap();
+    runner.send(&tumbler_tests::resp::encode(&[b"EVAL", script.as_bytes(), b"0"])).unwrap();
+    let mut admin = RawConn::connect(t.addr()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = admin.cmd_str(&["SCRIPT", "KILL"]);
+        if r == b"+OK\r\n" {
+            break;
+        }
+        // NOTBUSY until the script starts; BUSY replies are not expected for SCRIPT KILL.
+        assert_eq!(r, b"-NOTBUSY No scripts in execution right now.\r\n");
+        assert!(Instant::now() < deadline, "the script never became killable");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    text(&runner.read_reply().unwrap())
+}
+
+#[test]
+fn runaway_scripts_can_be_killed() {
+    let t = Tumbler::start(&[("busy-reply-threshold", "20")]);
+    for script in [
+        "while true do end",
+        // Catching the kill error does not keep a script alive.
+        "while true do pcall(function() while true do end end) end",
+        "local co = coroutine.wrap(function() while true do end end) co()",
+        // Backtracking inside the C pattern matcher runs no Lua instruction at all.
+        "return string.find(string.rep('a', 200000), '.-.-.-b')",
+    ] {
+        let r = kill_busy(&t, script);
+        assert!(r.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{script}: {r}");
+        let mut c = RawConn::connect(t.addr()).unwrap();
+        assert_healthy(&mut c);
+    }
+}
+
+#[test]
+fn other_clients_get_busy_while_a_script_runs_and_wait_before() {
+    let t = Tumbler::start(&[("busy-reply-threshold", "100")]);
+    let mut runner = RawConn::connect(t.addr()).unwrap();
+    let script = b"local t = redis.call('time') repeat local n = redis.call('time') until (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > 400000 return 'done'";
+    runner.send(&tumbler_tests::resp::encode(&[b"EVAL", script, b"0"])).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    // Before the threshold a command waits for the script instead of seeing a half-run state;
+    // after it, -BUSY.
+    let mut other = RawConn::connect(t.addr()).unwrap();
+    let started = Instant::now();
+    let r = other.cmd_str(&["GET", "x"]);
+    assert!(
+        r == b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n",
+        "{}",
+        text(&r)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(50), "replied BUSY before the threshold");
+    assert_eq!(runner.read_reply().unwrap(), b"$4\r\ndone\r\n");
+    assert_eq!(other.cmd_str(&["GET", "x"]), b"$-1\r\n");
+}
