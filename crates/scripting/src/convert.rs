@@ -73,7 +73,8 @@ pub(crate) unsafe fn push_reply(L: *mut lua_State, buf: &[u8]) -> Result<usize, 
 
 fn line<'a>(buf: &'a [u8], pos: &mut usize) -> Result<&'a [u8], Malformed> {
     let rest = buf.get(*pos..).ok_or(Malformed)?;
-    let end = memchr::memchr(b'\r', rest).ok_or(Malformed)?;
+    // Header lines are a few bytes: a plain scan beats memchr's setup.
+    let end = rest.iter().position(|&b| b == b'\r').ok_or(Malformed)?;
     *pos += end + 2;
     Ok(&rest[..end])
 }

@@ -12,10 +12,13 @@ use tumbler_proto::{Args, Reply};
 
 /// Lua instructions between two calls of the busy-script hook (Redis uses the same count).
 const HOOK_EVERY: c_int = 100_000;
+/// Lua's `setpause`: a new collection cycle starts when the heap reaches this percentage of
+/// its size after the previous one.
+const GC_PAUSE: c_int = 1000;
+/// `redis.call`s between two looks at the clock for the busy-script check.
+const CHECK_EVERY_CALLS: u32 = 16;
 /// The error a killed script raises.
 const KILLED: &[u8] = b"Script killed by user with SCRIPT KILL...";
-/// Runs between two incremental garbage-collection steps, as in Redis.
-const GC_PERIOD: u32 = 50;
 
 /// What a script can reach of the server; implemented by the command layer.
 pub trait Host {
@@ -67,6 +70,8 @@ pub(crate) struct RunCtx {
     spans: Vec<(usize, usize)>,
     /// Set once the hook has raised the SCRIPT KILL error.
     killed: bool,
+    /// `redis.call`s so far (the busy check runs every [`CHECK_EVERY_CALLS`]).
+    calls: u32,
 }
 
 /// One Lua state with the Redis environment. Not `Send`: each worker thread owns one.
@@ -82,7 +87,6 @@ pub struct Engine {
     /// The KEYS and ARGV tables, reused from run to run while scripts leave them clean.
     arrays: [ArgArray; 2],
     run: Box<RunCtx>,
-    runs: u32,
 }
 
 impl Engine {
@@ -92,6 +96,11 @@ impl Engine {
         let L = vm.ptr();
         // SAFETY: a fresh state, set up outside any script; nothing raises with the cap off.
         let handler = unsafe { crate::env::install(L, &config) };
+        // The live heap is small and mostly the libraries; what a run leaves behind is a few
+        // strings. Start a collection cycle only once the heap has grown tenfold (Lua's
+        // default is twofold), so each run pays a small share of fewer cycles.
+        // SAFETY: outside any script.
+        unsafe { lua_gc(L, LUA_GCSETPAUSE, GC_PAUSE) };
         Engine {
             vm,
             config,
@@ -106,8 +115,8 @@ impl Engine {
                 args: Vec::new(),
                 spans: Vec::new(),
                 killed: false,
+                calls: 0,
             }),
-            runs: 0,
         }
     }
 
@@ -215,13 +224,10 @@ impl Engine {
             }
             state.run = std::ptr::null_mut();
             lua_settop(L, base);
-            self.runs += 1;
             if rc == LUA_ERRMEM {
                 // The script hit the memory limit: give the memory back now rather than
                 // leaving the state at its limit until the collector gets round to it.
                 lua_gc(L, LUA_GCCOLLECT, 0);
-            } else if self.runs.is_multiple_of(GC_PERIOD) {
-                lua_gc(L, LUA_GCSTEP, GC_PERIOD as c_int);
             }
         }
         self.run.host = None;
@@ -444,9 +450,10 @@ unsafe fn generic_call(L: *mut lua_State, raise: bool) -> Result<c_int, Raise> {
         };
         let host = run.host.ok_or_else(|| Raise::Plain(b"no host".to_vec()))?;
         // A script that spends its time in commands runs few instructions: look at the clock
-        // here too, not only from the count hook. A kill takes effect at the next line, from
-        // the hook, as it would have from the count hook.
-        if !run.killed && (*host).interrupted() {
+        // every few calls too, not only from the count hook. A kill takes effect at the next
+        // line, from the hook, as it would have from the count hook.
+        run.calls = run.calls.wrapping_add(1);
+        if !run.killed && run.calls % CHECK_EVERY_CALLS == 0 && (*host).interrupted() {
             run.killed = true;
             lua_sethook(L, Some(hook), LUA_MASKLINE, 0);
         }
