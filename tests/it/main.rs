@@ -5,6 +5,7 @@
 mod blocking;
 mod differential;
 mod expiry;
+mod extensions;
 mod process;
 mod scripting;
 mod tools;

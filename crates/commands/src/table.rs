@@ -316,6 +316,56 @@ pub static TABLE: &[CommandSpec] = &[
         handler: strings::getex,
         ..CommandSpec::DEFAULT
     },
+    // Conditional delete and digest: tumbler extensions, not in Redis 7.0. DELEX and DIGEST are
+    // declared as Redis 8.4 declares them (src/commands/delex.json, digest.json at 8.4.2),
+    // DELIFEQ as Valkey 9.0 does (src/commands/delifeq.json). SET's IFEQ/IFNE/IFDEQ/IFDNE need
+    // no entry: SET's COMMAND INFO is the same in 8.4 as in 7.0.
+    CommandSpec {
+        name: "delex",
+        arity: -2,
+        flags: F::WRITE | F::FAST | F::EXTENSION,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            // RM without a condition, RW with one (Redis reports which per call).
+            flags: KS::RW | KS::DELETE | KS::VARIABLE_FLAGS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::delex,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "delifeq",
+        arity: 3,
+        flags: F::WRITE | F::FAST | F::EXTENSION,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RM | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::delifeq,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "digest",
+        arity: 2,
+        flags: F::READONLY | F::FAST | F::EXTENSION,
+        acl: C::READ | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: strings::digest,
+        ..CommandSpec::DEFAULT
+    },
     CommandSpec {
         name: "mget",
         arity: -2,

@@ -1,4 +1,6 @@
-//! String commands, the lock path among them: SET NX PX to acquire, GET to check.
+//! String commands, the lock path among them: SET NX PX to acquire, GET to check, and the
+//! conditional forms that release and refresh a lock without a script: DELEX / DELIFEQ and
+//! SET IFEQ (tumbler extensions following Redis 8.4 and Valkey 9.0, see [`Cond`]).
 
 use crate::ldouble::{incr_by_float, IncrFloatError};
 use crate::util::{int, is};
@@ -6,6 +8,7 @@ use crate::{CmdError, CmdResult, Ctx};
 use tumbler_keyspace::{Entry, KeyRef, NewValue, Ttl, Type, Value};
 use tumbler_proto::errors::{self, cstr};
 use tumbler_proto::{Args, Reply};
+use xxhash_rust::xxh3::xxh3_64;
 
 /// Which command family parses the extended options (SET or GETEX accept different ones).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -32,6 +35,93 @@ struct Opts<'a> {
     keepttl: bool,
     persist: bool,
     expire: Option<(Unit, &'a [u8])>,
+    /// IFEQ / IFNE / IFDEQ / IFDNE (Redis 8.4); exclusive with NX, XX and each other.
+    cond: Option<Cond<'a>>,
+}
+
+/// `-ERR` of DELEX with a condition on a key that is not a string (Redis 8.4's text; SET with a
+/// condition answers WRONGTYPE instead, as Redis does).
+const DELEX_NOT_STRING: &str = "ERR Key should be of string type if conditions are specified";
+/// `-ERR` of DELEX with a fourth argument that is no condition (Redis 8.4).
+const DELEX_BAD_CONDITION: &str = "ERR Invalid condition. Use IFEQ, IFNE, IFDEQ, or IFDNE";
+/// `-ERR` of IFDEQ / IFDNE with a digest that is not 16 characters long (Redis 8.4 checks the
+/// length only, and only once there is a value to compare it with).
+const BAD_DIGEST: &str = "ERR must be exactly 16 hexadecimal characters";
+
+/// A value condition of `SET ... IFxx` and `DELEX key IFxx` (Redis 8.4). A missing key is
+/// never equal: IFEQ / IFDEQ fail on it, IFNE / IFDNE hold (SET then creates the key; DELEX
+/// has nothing to delete and answers 0 before looking at the condition).
+#[derive(Clone, Copy)]
+enum Cond<'a> {
+    /// IFEQ: the value is exactly these bytes.
+    Eq(&'a [u8]),
+    /// IFNE: the value is not exactly these bytes.
+    Ne(&'a [u8]),
+    /// IFDEQ: the value's digest (see [`digest_hex`]) is this one, compared without case.
+    DigestEq(&'a [u8]),
+    /// IFDNE: the value's digest is not this one.
+    DigestNe(&'a [u8]),
+}
+
+impl<'a> Cond<'a> {
+    /// The condition named by `opt` (case-insensitive, as a C string like every option) with
+    /// its argument.
+    fn parse(opt: &[u8], arg: &'a [u8]) -> Option<Cond<'a>> {
+        if is(opt, "ifeq") {
+            Some(Cond::Eq(arg))
+        } else if is(opt, "ifne") {
+            Some(Cond::Ne(arg))
+        } else if is(opt, "ifdeq") {
+            Some(Cond::DigestEq(arg))
+        } else if is(opt, "ifdne") {
+            Some(Cond::DigestNe(arg))
+        } else {
+            None
+        }
+    }
+
+    /// Whether the condition holds for the current string value (`None`: no key). A digest
+    /// of the wrong length is an error, but only when there is a value to compare it with.
+    fn holds(self, cur: Option<Value<'_>>) -> Result<bool, CmdError> {
+        let digest_matches = |want: &[u8], v: Value<'_>| -> Result<bool, CmdError> {
+            if want.len() != 16 {
+                return Err(BAD_DIGEST.into());
+            }
+            Ok(digest_hex(v).eq_ignore_ascii_case(want))
+        };
+        Ok(match (self, cur) {
+            (Cond::Eq(want), Some(v)) => value_is(v, want),
+            (Cond::Ne(want), Some(v)) => !value_is(v, want),
+            (Cond::DigestEq(want), Some(v)) => digest_matches(want, v)?,
+            (Cond::DigestNe(want), Some(v)) => !digest_matches(want, v)?,
+            (Cond::Eq(_) | Cond::DigestEq(_), None) => false,
+            (Cond::Ne(_) | Cond::DigestNe(_), None) => true,
+        })
+    }
+}
+
+/// True when a string value is exactly `want` (an integer-encoded value compares as its
+/// decimal text, formatted on the stack).
+#[inline]
+fn value_is(v: Value<'_>, want: &[u8]) -> bool {
+    match v {
+        Value::Str(b) => b == want,
+        Value::Int(i) => itoa::Buffer::new().format(i).as_bytes() == want,
+    }
+}
+
+/// Redis 8.4's digest of a string value: XXH3 64-bit (seed 0) of its bytes (an integer-encoded
+/// value hashes its decimal text), as 16 lower-case hex digits with leading zeros.
+pub(crate) fn digest_hex(v: Value<'_>) -> [u8; 16] {
+    let h = match v {
+        Value::Str(b) => xxh3_64(b),
+        Value::Int(i) => xxh3_64(itoa::Buffer::new().format(i).as_bytes()),
+    };
+    let mut out = [0u8; 16];
+    for (i, d) in out.iter_mut().enumerate() {
+        *d = b"0123456789abcdef"[(h >> (60 - 4 * i)) as usize & 0xf];
+    }
+    out
 }
 
 /// Parses options from `args[from..]` left to right, as Redis' `parseExtendedStringArguments`:
@@ -55,10 +145,18 @@ fn parse_opts<'a>(args: &Args<'a>, from: usize, family: Family) -> Result<Opts<'
             None
         };
         let set = family == Family::Set;
-        if set && is(opt, "nx") && !o.xx {
+        // NX, XX and the IFxx conditions exclude each other in either order; NX or XX may be
+        // repeated (Redis 7.0), a condition may not (Redis 8.4 and Valkey refuse any second
+        // condition).
+        if set && is(opt, "nx") && !o.xx && o.cond.is_none() {
             o.nx = true;
-        } else if set && is(opt, "xx") && !o.nx {
+        } else if set && is(opt, "xx") && !o.nx && o.cond.is_none() {
             o.xx = true;
+        } else if let Some(c) =
+            next.filter(|_| set && !o.nx && !o.xx && o.cond.is_none()).and_then(|v| Cond::parse(opt, v))
+        {
+            o.cond = Some(c);
+            j += 1;
         } else if set && is(opt, "get") {
             o.get = true;
         } else if set && is(opt, "keepttl") && !o.persist && o.expire.is_none() {
@@ -171,7 +269,12 @@ pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
+/// SET key value [NX | XX | IFEQ v | IFNE v | IFDEQ digest | IFDNE digest] [GET]
+/// [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
+///
+/// The IFxx conditions are Redis 8.4's (a tumbler extension over 7.0): the value is replaced
+/// only when the condition holds; a key of another type is WRONGTYPE; without GET a refused
+/// write answers null, with GET the old value (or null) is the answer either way.
 pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let o = parse_opts(&args, 3, Family::Set)?;
     set_generic(ctx, args.get(1), args.get(2), &o, "set", SetReply::Ok)
@@ -195,21 +298,31 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], o: &Opts<'_>, cmd: &
     let reply = &mut *ctx.reply;
     let now = ctx.now;
     let hit = ctx.srv.keyspace.write(k, now, |e| -> Result<Option<bool>, CmdError> {
-        let mut hit = None;
-        if o.get {
-            match e.get() {
-                Some(old) => {
-                    reply_value(reply, string(old)?);
-                    hit = Some(true);
+        // Everything that can fail is decided before the first reply byte: the type (for GET
+        // and the conditions), then the condition (a malformed digest), then GET's answer.
+        // The entry is only probed when its value is needed: SET NX on a held lock decides on
+        // the presence bit alone.
+        let (write, hit) = {
+            let found = e.exists();
+            let cur = match (o.get || o.cond.is_some()).then(|| e.get()).flatten() {
+                Some(old) => Some(string(old)?),
+                None => None,
+            };
+            let met = match o.cond {
+                Some(c) => c.holds(cur)?,
+                None => true,
+            };
+            let hit = o.get.then(|| {
+                match cur {
+                    Some(v) => reply_value(reply, v),
+                    None => reply.null(),
                 }
-                None => {
-                    reply.null();
-                    hit = Some(false);
-                }
-            }
-        }
-        let found = e.exists();
-        if (o.nx && found) || (o.xx && !found) {
+                cur.is_some()
+            });
+            let refused = (o.nx && found) || (o.xx && !found);
+            (met && !refused, hit)
+        };
+        if !write {
             if !o.get {
                 match style {
                     SetReply::Ok => reply.null(),
@@ -280,6 +393,82 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
     })?;
     ctx.srv.stats.worker(ctx.worker).lookup(hit);
+    Ok(())
+}
+
+/// DELEX key [IFEQ v | IFNE v | IFDEQ digest | IFDNE digest] (Redis 8.4; a tumbler extension)
+///
+/// Without a condition it is DEL of one key, of any type. With one: 0 for a missing key
+/// (before the condition is even looked at), the string-type error for another type, then
+/// the condition's name and digest are checked, and the key is deleted (1) when it holds.
+pub fn delex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    match args.len() {
+        2 => return crate::cmd::keys::del(ctx, args),
+        4 => {}
+        _ => {
+            let mut msg = Vec::new();
+            errors::wrong_arity(&mut msg, "delex");
+            return Err(CmdError::Owned(msg));
+        }
+    }
+    let (name, arg) = (cstr(args.get(2)), args.get(3));
+    let k = ctx.key(args.get(1));
+    let lru = tumbler_keyspace::lru_clock(ctx.now);
+    let (deleted, hit) = ctx.srv.keyspace.write(k, ctx.now, |e| -> Result<(bool, bool), CmdError> {
+        let matched = {
+            let Some(old) = e.get() else { return Ok((false, false)) };
+            old.touch(lru);
+            if old.value_type() != Type::String {
+                return Err(DELEX_NOT_STRING.into());
+            }
+            let cond = Cond::parse(name, arg).ok_or(CmdError::Static(DELEX_BAD_CONDITION))?;
+            cond.holds(Some(old.value()))?
+        };
+        if matched {
+            e.remove();
+        }
+        Ok((matched, true))
+    })?;
+    // Redis looks the key up with statistics (lookupKey without flags).
+    ctx.srv.stats.worker(ctx.worker).lookup(hit);
+    ctx.reply.int(i64::from(deleted));
+    Ok(())
+}
+
+/// DELIFEQ key value (Valkey 9.0; a tumbler extension): deletes the key when it holds exactly
+/// `value` (1), else 0; a key of another type is WRONGTYPE.
+pub fn delifeq(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let want = args.get(2);
+    let k = ctx.key(args.get(1));
+    let deleted = ctx.srv.keyspace.write(k, ctx.now, |e| -> Result<bool, CmdError> {
+        let matched = match e.get() {
+            None => false,
+            Some(old) => value_is(string(old)?, want),
+        };
+        if matched {
+            e.remove();
+        }
+        Ok(matched)
+    })?;
+    ctx.reply.int(i64::from(deleted));
+    Ok(())
+}
+
+/// DIGEST key (Redis 8.4; a tumbler extension): the XXH3 digest of a string value as 16
+/// lower-case hex digits, null for a missing key, WRONGTYPE for another type.
+pub fn digest(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let k = ctx.key(args.get(1));
+    let reply = &mut *ctx.reply;
+    let found = ctx.srv.keyspace.read(k, ctx.now, |e| -> Result<bool, CmdError> {
+        let Some(e) = e else {
+            reply.null();
+            return Ok(false);
+        };
+        e.touch(tumbler_keyspace::lru_clock(ctx.now));
+        reply.bulk(&digest_hex(string(e)?));
+        Ok(true)
+    })?;
+    ctx.srv.stats.worker(ctx.worker).lookup(found);
     Ok(())
 }
 
@@ -587,4 +776,69 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     })?;
     ctx.reply.int(len as i64);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{digest_hex, Cond, BAD_DIGEST};
+    use crate::spec::F;
+    use crate::CmdError;
+    use tumbler_keyspace::Value;
+
+    fn hex(v: Value<'_>) -> String {
+        String::from_utf8(digest_hex(v).to_vec()).unwrap()
+    }
+
+    #[test]
+    fn digest_matches_the_documented_values() {
+        // redis.io's DIGEST page: SET key1 "Hello world" / DIGEST key1.
+        assert_eq!(hex(Value::Str(b"Hello world")), "b6acb9d84a38ff74");
+        // Redis' own test suite (tests/unit/type/string.tcl): the leading zeros are kept.
+        let long = b"v8lf0c11xh8ymlqztfd3eeq16kfn4sspw7fqmnuuq3k3t75em5wdizgcdw7uc26nnf961u2jkfzkjytls2kwlj7626sd";
+        assert_eq!(hex(Value::Str(long)), "00006c38adf31777");
+        // XXH3-64 with seed 0 of the empty input, and values other servers' docs print.
+        assert_eq!(hex(Value::Str(b"")), "2d06800538d394c2");
+        assert_eq!(hex(Value::Str(b"hello")), "9555e8555c62dcfd");
+        assert_eq!(hex(Value::Str(b"v8")), "0cc76dbb41381419");
+        // An integer-encoded value hashes its decimal text.
+        assert_eq!(hex(Value::Int(123)), "404a763b3f4c8c9a");
+        assert_eq!(hex(Value::Int(-999)), hex(Value::Str(b"-999")));
+    }
+
+    #[test]
+    fn conditions_on_present_and_missing_values() {
+        let v = Value::Str(b"tok");
+        let d = digest_hex(v);
+        let upper = d.to_ascii_uppercase();
+        let holds = |c: Cond<'_>, cur| c.holds(cur).unwrap();
+        assert!(holds(Cond::Eq(b"tok"), Some(v)));
+        assert!(!holds(Cond::Eq(b"to"), Some(v)));
+        assert!(!holds(Cond::Eq(b"tok"), None));
+        assert!(holds(Cond::Ne(b"x"), Some(v)));
+        assert!(!holds(Cond::Ne(b"tok"), Some(v)));
+        assert!(holds(Cond::Ne(b"tok"), None));
+        assert!(holds(Cond::Eq(b"42"), Some(Value::Int(42))));
+        assert!(!holds(Cond::Eq(b"042"), Some(Value::Int(42))));
+        assert!(holds(Cond::DigestEq(&d), Some(v)));
+        assert!(holds(Cond::DigestEq(&upper), Some(v)));
+        assert!(!holds(Cond::DigestNe(&upper), Some(v)));
+        assert!(!holds(Cond::DigestEq(b"zzzzzzzzzzzzzzzz"), Some(v)), "only the length is validated");
+        assert!(holds(Cond::DigestNe(b"zzzzzzzzzzzzzzzz"), Some(v)));
+        // A malformed digest is an error only when there is a value to compare.
+        assert!(!holds(Cond::DigestEq(b"12"), None));
+        assert!(holds(Cond::DigestNe(b"12"), None));
+        assert_eq!(Cond::DigestEq(&d[1..]).holds(Some(v)), Err(CmdError::Static(BAD_DIGEST)));
+        assert_eq!(Cond::DigestNe(b"0123456789abcdef0").holds(Some(v)), Err(CmdError::Static(BAD_DIGEST)));
+    }
+
+    #[test]
+    fn every_extension_command_has_docs() {
+        // docs.rs is generated from redis-server 7.0.15; the extensions' entries are written by
+        // hand and must survive a regeneration.
+        let ext: Vec<&str> = crate::table::TABLE.iter().filter(|c| c.has(F::EXTENSION)).map(|c| c.name).collect();
+        assert_eq!(ext, ["delex", "delifeq", "digest"]);
+        for name in ext {
+            assert!(crate::docs::DOCS.iter().any(|(n, _)| *n == name), "no COMMAND DOCS entry for {name}");
+        }
+    }
 }
