@@ -184,7 +184,6 @@ impl Connection<'_> {
     /// Runs every complete request in the buffer. `None` when a mid-batch write failed.
     async fn process(&mut self) -> Option<BatchEnd> {
         let srv = self.srv;
-        let now = srv.clock.mono_ms();
         let t0 = srv.clock.mono_us();
         let limits = Limits {
             max_bulk_len: srv.config.proto_max_bulk_len.load(Relaxed).min(i64::MAX as u64) as i64,
@@ -192,7 +191,10 @@ impl Connection<'_> {
         };
         let mut ids = BatchIds::default();
         let mut end = BatchEnd::NeedInput;
+        // The clock is read once the gate is passed: waiting for a script must not age the
+        // TTLs this batch sets.
         let mut gate = srv.enter(self.worker);
+        let mut now = srv.clock.mono_ms();
         loop {
             if gate.is_none() {
                 // Busy mode: check again before each command whether the script has ended.
@@ -201,6 +203,9 @@ impl Connection<'_> {
                 } else {
                     srv.enter(self.worker)
                 };
+                if gate.is_some() {
+                    now = srv.clock.mono_ms();
+                }
             }
             let mut ctx =
                 Ctx { srv, conn: &mut self.conn, reply: &mut self.reply, now, worker: self.worker, gate: gate.take() };
@@ -233,6 +238,8 @@ impl Connection<'_> {
                 }
             };
             gate = ctx.gate.take();
+            // A command that waited or ran long (a script, an exclusive one) read the clock again.
+            now = ctx.now;
             drop(ctx);
             self.rbuf.advance(consumed);
             self.need = 0;
@@ -258,6 +265,7 @@ impl Connection<'_> {
                     return None;
                 }
                 gate = srv.enter(self.worker);
+                now = srv.clock.mono_ms();
             }
         }
         drop(gate);

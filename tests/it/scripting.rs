@@ -159,3 +159,46 @@ fn other_clients_get_busy_while_a_script_runs_and_wait_before() {
     assert_eq!(runner.read_reply().unwrap(), b"$4\r\ndone\r\n");
     assert_eq!(other.cmd_str(&["GET", "x"]), b"$-1\r\n");
 }
+
+/// A spin of `ms` milliseconds inside a script, on the script's own view of TIME.
+fn spin(ms: u32) -> String {
+    format!(
+        "local t = redis.call('time') repeat local n = redis.call('time') until (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > {}",
+        ms * 1000
+    )
+}
+
+fn int(reply: &[u8]) -> i64 {
+    text(reply).trim_start_matches(':').trim().parse().unwrap_or_else(|_| panic!("not an integer: {}", text(reply)))
+}
+
+/// TTLs count from when a command runs, as in Redis, even when the command waited for a
+/// script, came after one in the same pipeline, or ran inside one.
+#[test]
+fn ttls_count_from_when_the_command_runs() {
+    let t = Tumbler::start(&[]);
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    // Pipelined after a 50 ms script.
+    let mut batch = tumbler_tests::resp::encode(&[b"EVAL", spin(50).as_bytes(), b"0"]);
+    batch.extend(tumbler_tests::resp::encode(&[b"SET", b"k", b"v", b"PX", b"100000"]));
+    batch.extend(tumbler_tests::resp::encode(&[b"PTTL", b"k"]));
+    c.send(&batch).unwrap();
+    assert_eq!(c.read_reply().unwrap(), b"$-1\r\n");
+    assert_eq!(c.read_reply().unwrap(), b"+OK\r\n");
+    let pttl = int(&c.read_reply().unwrap());
+    assert!(pttl >= 99_990, "PTTL {pttl} after a pipelined script");
+
+    // Set inside a script after 20 ms of work, and read back inside it.
+    let script = format!("{} redis.call('pexpire', KEYS[1], 100000) return redis.call('pttl', KEYS[1])", spin(20));
+    let pttl = int(&c.cmd(&[b"EVAL", script.as_bytes(), b"1", b"k"]).unwrap());
+    assert!(pttl >= 99_990, "PTTL {pttl} inside the script");
+
+    // Sent by another client while a 50 ms script holds the server.
+    let mut runner = RawConn::connect(t.addr()).unwrap();
+    runner.send(&tumbler_tests::resp::encode(&[b"EVAL", spin(50).as_bytes(), b"0"])).unwrap();
+    std::thread::sleep(Duration::from_millis(10));
+    assert_eq!(c.cmd_str(&["SET", "k2", "v", "PX", "100000"]), b"+OK\r\n");
+    let pttl = int(&c.cmd_str(&["PTTL", "k2"]));
+    assert!(pttl >= 99_990, "PTTL {pttl} after waiting for another client's script");
+    assert_eq!(runner.read_reply().unwrap(), b"$-1\r\n");
+}

@@ -180,6 +180,8 @@ pub struct Conn {
     pub blocked: Option<crate::blocking::BlockRequest>,
     /// True while running a script or a transaction: blocking commands return at once.
     pub no_block: bool,
+    /// The script client: commands run from a script (see [`crate::Ctx::ttl_now`]).
+    pub in_script: bool,
     /// Wakes this connection's task (installed by the network layer).
     pub wake: Arc<dyn Fn() + Send + Sync>,
 }
@@ -207,6 +209,7 @@ impl Conn {
             ready: Vec::new(),
             blocked: None,
             no_block: false,
+            in_script: false,
             wake: Arc::new(|| {}),
         }
     }

@@ -93,17 +93,36 @@ impl Ctx<'_> {
         self.srv.clock.wall_at(self.now)
     }
 
+    /// The time relative TTLs start from (SET PX, PEXPIRE…) and remaining TTLs are measured
+    /// against (PTTL): the batch's time, except inside a script. A script's lookups keep the
+    /// time the script started (a key does not expire under it), but, as in Redis, a TTL it
+    /// sets or reads follows the real clock.
+    #[inline]
+    pub fn ttl_now(&self) -> u64 {
+        if self.conn.in_script {
+            self.srv.clock.mono_ms().max(self.now)
+        } else {
+            self.now
+        }
+    }
+
     /// Runs `f` with the keyspace to itself: gives up this connection's shared passage, enters
     /// the gate exclusively, and re-enters in shared mode afterwards.
+    ///
+    /// Entering can wait for other workers, and what runs inside can take long (a script):
+    /// the batch's time is read again on both sides, so that TTLs set afterwards count from
+    /// when the command actually runs.
     pub fn exclusive<R>(&mut self, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
         let had_shared = self.gate.take().is_some();
         let out = {
             let _x = self.srv.gate.exclusive();
+            self.now = self.srv.clock.mono_ms().max(self.now);
             f(self)
         };
         if had_shared {
             self.gate = Some(self.srv.gate.shared(self.worker));
         }
+        self.now = self.srv.clock.mono_ms().max(self.now);
         out
     }
 }

@@ -86,9 +86,9 @@ fn wall_of(ctx: &Ctx<'_>, at: u64) -> i64 {
 fn ttl_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ms: bool, absolute: bool) -> CmdResult {
     let srv = ctx.srv;
     let at = srv.keyspace.read(ctx.key(args.get(1)), ctx.now, |e| e.map(Entry::expire_at));
-    // What is left is counted from the real clock, as Redis does: inside a long script (whose
-    // lookups keep the script's start time) a key past its deadline reports 0, not a stale TTL.
-    let now = srv.clock.mono_ms().max(ctx.now);
+    // Inside a long script (whose lookups keep the script's start time) a key past its deadline
+    // reports 0, not a stale TTL: see Ctx::ttl_now.
+    let now = ctx.ttl_now();
     let v: i64 = match at {
         None => -2,
         Some(NO_EXPIRE) => -1,
@@ -177,7 +177,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, seconds: bool, relative: bo
     // Deadlines are compared and stored on the monotonic clock. A relative time needs no wall
     // clock at all (except to reproduce Redis' overflow error for absurd values); an absolute
     // one is converted once, here.
-    let now = i128::from(ctx.now);
+    let now = i128::from(ctx.ttl_now());
     let new_at: i128 = if relative {
         if when > i64::MAX / 2 && when.checked_add(ctx.wall_ms()).is_none() {
             return Err(bad());

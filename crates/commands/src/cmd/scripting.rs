@@ -128,6 +128,7 @@ fn run_script(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro_command: bool)
             let Local { engine, conn, reply } = local;
             conn.db = ctx.conn.db;
             conn.no_block = true;
+            conn.in_script = true;
             conn.authenticated = true;
             let mut host =
                 ScriptHost { srv, conn, reply, now: ctx.now, worker: ctx.worker, read_only, threshold, wrote: false };

@@ -203,7 +203,7 @@ fn deadline(ctx: &Ctx<'_>, unit: Unit, raw: &[u8], cmd: &str) -> Result<Deadline
             if ms > i64::MAX / 2 && ms.checked_add(ctx.wall_ms()).is_none() {
                 return Err(bad());
             }
-            Ok(Deadline::At(ctx.now.saturating_add(ms as u64)))
+            Ok(Deadline::At(ctx.ttl_now().saturating_add(ms as u64)))
         }
         Unit::ExAt | Unit::PxAt => Ok(wall_to_deadline(ctx, ms)),
     }
@@ -211,12 +211,13 @@ fn deadline(ctx: &Ctx<'_>, unit: Unit, raw: &[u8], cmd: &str) -> Result<Deadline
 
 /// Converts an absolute Unix time in ms into a monotonic deadline (or [`Deadline::Past`]).
 pub(crate) fn wall_to_deadline(ctx: &Ctx<'_>, at_ms: i64) -> Deadline {
-    let wall_now = ctx.wall_ms();
+    let now = ctx.ttl_now();
+    let wall_now = ctx.srv.clock.wall_at(now);
     if at_ms <= wall_now {
         return Deadline::Past;
     }
     let delta = (at_ms as i128 - wall_now as i128) as u128;
-    Deadline::At((u128::from(ctx.now) + delta).min(u128::from(u64::MAX - 2)) as u64)
+    Deadline::At((u128::from(now) + delta).min(u128::from(u64::MAX - 2)) as u64)
 }
 
 impl Deadline {
