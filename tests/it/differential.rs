@@ -99,3 +99,8 @@ fn zsets() {
 fn scripting() {
     run_file("scripting.redis");
 }
+
+#[test]
+fn lockscripts() {
+    run_file("lockscripts.redis");
+}

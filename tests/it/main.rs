@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod blocking;
+mod clients;
 mod differential;
 mod expiry;
 mod extensions;

@@ -1,0 +1,220 @@
+//! The lock client libraries people actually use, installed at pinned versions from PyPI, npm and
+//! crates.io, run unmodified against live `tumbler-server` processes (tests/clients/README.md).
+//!
+//! Each test starts the servers a library needs (five for the Redlock-style libraries, one for
+//! the others) as child processes of the real binary on loopback ports, runs that library's
+//! scenario as a subprocess with the addresses in `TUMBLER_ADDRS`, and requires exit status 0.
+//! The scenario checks every step a user depends on (acquire, refusal of a second owner, the
+//! token and TTL in the key, extend, refusal of a non-owner, release, expiry on time) and names
+//! the library and the step when one fails; its whole output is shown then.
+//!
+//! The libraries are installed by scripts/test.sh: a virtualenv in tests/clients/python/.venv,
+//! `npm ci` in tests/clients/node, and the Cargo project tests/clients/rust (not a workspace
+//! member) built into its own target directory. When they are missing the tests fail and say so.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tumbler_tests::TumblerProcess;
+
+/// How long one scenario may take; they need a second or two, this is for a stuck library.
+const SCENARIO_TIMEOUT: Duration = Duration::from_secs(120);
+
+const INSTALL_HINT: &str = "run scripts/test.sh, which installs the pinned client libraries";
+
+fn clients_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
+}
+
+#[derive(Clone, Copy)]
+enum Lang {
+    Python,
+    Node,
+    Rust,
+}
+
+/// The program and leading arguments that run `lang`'s scenarios, after checking that the
+/// installed libraries are where scripts/test.sh puts them.
+fn runner(lang: Lang) -> (PathBuf, Vec<PathBuf>) {
+    let dir = clients_dir();
+    match lang {
+        Lang::Python => {
+            let python = dir.join("python/.venv/bin/python");
+            assert!(python.exists(), "the Python virtualenv {} is missing: {INSTALL_HINT}", python.display());
+            (python, vec![dir.join("python/lockclients.py")])
+        }
+        Lang::Node => {
+            for package in ["ioredis", "redlock4", "redlock5", "@sesamecare-oss/redlock", "redis-semaphore"] {
+                let p = dir.join("node/node_modules").join(package);
+                assert!(p.exists(), "the npm package {package} is missing from {}: {INSTALL_HINT}", p.display());
+            }
+            (PathBuf::from("node"), vec![dir.join("node/lockclients.js")])
+        }
+        Lang::Rust => {
+            let project = dir.join("rust");
+            let bin = project.join("target/debug/tumbler-client-tests-rust");
+            assert!(bin.exists(), "the Rust client binary {} is missing: {INSTALL_HINT}", bin.display());
+            // Rebuild if its source changed since scripts/test.sh built it (a no-op otherwise);
+            // offline, because the crates were fetched when it was first built.
+            let st = Command::new(env!("CARGO"))
+                .args(["build", "-q", "--offline", "--locked", "--manifest-path"])
+                .arg(project.join("Cargo.toml"))
+                .arg("--target-dir")
+                .arg(project.join("target"))
+                .status()
+                .expect("cargo");
+            assert!(st.success(), "building {} failed: {INSTALL_HINT}", project.display());
+            (bin, vec![])
+        }
+    }
+}
+
+/// A child process killed when dropped (a scenario that panics the test must not outlive it).
+struct Scenario(Child);
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+/// Starts `instances` tumbler servers and runs `library`'s scenario against them.
+fn run(lang: Lang, library: &str, instances: usize) {
+    let (program, args) = runner(lang);
+    let servers: Vec<TumblerProcess> = (0..instances).map(|_| TumblerProcess::start(&[])).collect();
+    let addrs: Vec<String> = servers.iter().map(|s| s.addr().to_string()).collect();
+    let started = Instant::now();
+    let child = Command::new(&program)
+        .args(&args)
+        .arg(library)
+        .env("TUMBLER_ADDRS", addrs.join(","))
+        .current_dir(clients_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{library}: cannot start {}: {e} ({INSTALL_HINT})", program.display()));
+    let mut child = Scenario(child);
+    let out = drain(child.0.stdout.take().unwrap());
+    let err = drain(child.0.stderr.take().unwrap());
+    let status = loop {
+        if let Some(st) = child.0.try_wait().unwrap() {
+            break Some(st);
+        }
+        if started.elapsed() > SCENARIO_TIMEOUT {
+            let _ = child.0.kill();
+            let _ = child.0.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    let ok = status.is_some_and(|s| s.success());
+    if !ok {
+        // The servers' own logs help when tumbler is at fault: stop them and read what they said.
+        let mut logs = String::new();
+        for mut s in servers {
+            let _ = s.child.kill();
+            let _ = s.child.wait();
+            let mut text = String::new();
+            if let Some(mut e) = s.child.stderr.take() {
+                let _ = e.read_to_string(&mut text);
+            }
+            if let Some(mut o) = s.child.stdout.take() {
+                let _ = o.read_to_string(&mut text);
+            }
+            logs.push_str(&format!("--- tumbler-server on port {}:\n{text}\n", s.port));
+        }
+        let what = match status {
+            Some(st) => format!("exited with {st}"),
+            None => format!("did not finish within {SCENARIO_TIMEOUT:?} and was killed"),
+        };
+        panic!(
+            "\n{library} against tumbler ({instances} instance(s) at {}): the scenario {what}\n\
+             --- stdout:\n{out}\n--- stderr:\n{err}\n{logs}",
+            addrs.join(",")
+        );
+    }
+    eprintln!("{library}: passed in {:.2} s", started.elapsed().as_secs_f64());
+}
+
+// ------------------------------------------------------------------ Python (PyPI)
+
+#[test]
+fn redis_py_lock_resp2() {
+    run(Lang::Python, "redis-py-resp2", 1);
+}
+
+#[test]
+fn redis_py_lock_resp3() {
+    run(Lang::Python, "redis-py-resp3", 1);
+}
+
+#[test]
+fn pottery_redlock() {
+    run(Lang::Python, "pottery", 5);
+}
+
+#[test]
+fn aioredlock() {
+    run(Lang::Python, "aioredlock", 5);
+}
+
+#[test]
+fn python_redis_lock() {
+    run(Lang::Python, "python-redis-lock", 1);
+}
+
+#[test]
+fn redlock_py() {
+    run(Lang::Python, "redlock-py", 5);
+}
+
+// ------------------------------------------------------------------ Node (npm, on ioredis)
+
+#[test]
+fn node_redlock4() {
+    run(Lang::Node, "redlock4", 5);
+}
+
+#[test]
+fn node_redlock5() {
+    run(Lang::Node, "redlock5", 5);
+}
+
+#[test]
+fn node_sesamecare_redlock() {
+    run(Lang::Node, "sesamecare-redlock", 5);
+}
+
+#[test]
+fn node_redis_semaphore_mutex() {
+    run(Lang::Node, "semaphore-mutex", 1);
+}
+
+#[test]
+fn node_redis_semaphore_redlock_mutex() {
+    run(Lang::Node, "semaphore-redlock-mutex", 5);
+}
+
+// ------------------------------------------------------------------ Rust (crates.io)
+
+#[test]
+fn rslock() {
+    run(Lang::Rust, "rslock", 5);
+}
+
+#[test]
+fn redlock_rs() {
+    run(Lang::Rust, "redlock-rs", 5);
+}
