@@ -202,3 +202,38 @@ fn ttls_count_from_when_the_command_runs() {
     assert!(pttl >= 99_990, "PTTL {pttl} after waiting for another client's script");
     assert_eq!(runner.read_reply().unwrap(), b"$-1\r\n");
 }
+
+/// Scripts are atomic: while writers run scripts that pass a key through intermediate values,
+/// readers on other connections (and so on other worker threads) only ever see the values the
+/// scripts leave behind.
+#[test]
+fn no_client_observes_a_half_run_script() {
+    let t = Tumbler::start(&[("io-threads", "2")]);
+    let script = b"redis.call('set', KEYS[1], 'half') redis.call('incr', KEYS[2]) redis.call('set', KEYS[1], 'whole') return redis.call('get', KEYS[2])";
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    assert_eq!(c.cmd_str(&["SET", "k", "whole"]), b"+OK\r\n");
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (addr, stop) = (t.addr(), stop.clone());
+            std::thread::spawn(move || {
+                let mut r = RawConn::connect(addr).unwrap();
+                let mut reads = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let v = r.cmd_str(&["GET", "k"]);
+                    assert_eq!(v, b"$5\r\nwhole\r\n", "a reader saw a script half-run");
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    let n = 2000;
+    for i in 1..=n {
+        let r = c.cmd(&[b"EVAL", script, b"2", b"k", b"count"]).unwrap();
+        assert_eq!(r, format!("${}\r\n{}\r\n", i.to_string().len(), i).into_bytes());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads: u64 = readers.into_iter().map(|h| h.join().unwrap()).sum();
+    assert!(reads > 0);
+}
