@@ -95,6 +95,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>
     };
     c.run().await;
     let _ = c.stream.shutdown().await;
+    tumbler_commands::cmd::pubsub::unsubscribe_all(srv, &mut c.conn);
     srv.clients.remove(id);
 }
 
@@ -152,6 +153,10 @@ impl Connection<'_> {
                 r = self.stream.read_buf(&mut self.rbuf) => r,
                 _ = self.signal.notified() => {
                     if self.info.killed.load(Relaxed) {
+                        return false;
+                    }
+                    // Messages from other connections (pub/sub).
+                    if !self.flush().await {
                         return false;
                     }
                     continue;
@@ -278,8 +283,19 @@ impl Connection<'_> {
         Some(end)
     }
 
-    /// Writes pending replies. Returns false when the peer is gone.
+    /// Writes pending replies, then the messages other connections queued for this one.
+    /// Returns false when the peer is gone.
     async fn flush(&mut self) -> bool {
+        {
+            let mut out = self.info.outbox.lock();
+            if !out.is_empty() {
+                self.reply.raw_bytes(&out);
+                out.clear();
+                if out.capacity() > 64 * 1024 {
+                    out.shrink_to(64 * 1024);
+                }
+            }
+        }
         let n = self.reply.len();
         if n == 0 {
             return true;
@@ -313,7 +329,7 @@ impl Connection<'_> {
             // Re-check at least every 100 ms, so the deadline follows the server's clock.
             let sleep_ms = req.deadline.map_or(100, |d| (d - now).min(100));
             let alive = tokio::select! {
-                _ = self.signal.notified() => !self.info.killed.load(Relaxed),
+                _ = self.signal.notified() => !self.info.killed.load(Relaxed) && self.flush().await,
                 _ = stop.changed() => false,
                 _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => true,
                 // Keep reading while blocked: more commands are buffered for later, and a

@@ -104,3 +104,8 @@ fn scripting() {
 fn lockscripts() {
     run_file("lockscripts.redis");
 }
+
+#[test]
+fn pubsub() {
+    run_file("pubsub.redis");
+}

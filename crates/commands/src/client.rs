@@ -58,7 +58,16 @@ pub struct ClientInfo {
     pub waker: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
     /// Authenticated user name.
     pub user: Mutex<String>,
+    /// Messages for this client from other connections (pub/sub, MONITOR), written by its
+    /// task after its own replies.
+    pub outbox: Mutex<Vec<u8>>,
+    /// Subscribed channels, patterns and shard channels (CLIENT LIST `sub`, `psub`, `ssub`).
+    pub subs: [AtomicU32; 3],
 }
+
+/// Most bytes of undelivered messages a client may have queued before it is disconnected:
+/// Redis' default hard `client-output-buffer-limit` for pub/sub clients.
+pub const OUTBOX_LIMIT: usize = 32 << 20;
 
 /// Names a client set for itself.
 #[derive(Default, Clone)]
@@ -92,7 +101,36 @@ impl ClientInfo {
             killed: AtomicBool::new(false),
             waker: Mutex::new(None),
             user: Mutex::new("default".to_string()),
+            outbox: Mutex::new(Vec::new()),
+            subs: Default::default(),
         }
+    }
+
+    /// Queues `bytes` (a complete reply) for this client and wakes its task. A client that
+    /// lets more than [`OUTBOX_LIMIT`] pile up is disconnected instead, as Redis does.
+    pub fn deliver(&self, bytes: &[u8]) {
+        let mut out = self.outbox.lock();
+        if out.len() + bytes.len() > OUTBOX_LIMIT {
+            drop(out);
+            if !self.killed.swap(true, Relaxed) {
+                tracing::warn!(client = %self.addr, "closing client that reached its output buffer limit for pub/sub");
+            }
+            self.kill();
+            return;
+        }
+        out.extend_from_slice(bytes);
+        let first = out.len() == bytes.len();
+        drop(out);
+        if first {
+            if let Some(w) = self.waker.lock().as_ref() {
+                w();
+            }
+        }
+    }
+
+    /// Subscriptions of every kind.
+    pub fn subscriptions(&self) -> u32 {
+        self.subs.iter().map(|s| s.load(Relaxed)).sum()
     }
 
     /// Asks the connection to close.
@@ -182,6 +220,14 @@ pub struct Conn {
     pub no_block: bool,
     /// The script client: commands run from a script (see [`crate::Ctx::ttl_now`]).
     pub in_script: bool,
+    /// For the script client: the id of the connection running the script.
+    pub caller: u64,
+    /// For the script client: messages the script published to its own caller, which go
+    /// into the caller's reply stream before the script's reply.
+    pub own_messages: Vec<u8>,
+    /// Channels, patterns and shard channels this connection is subscribed to (indexed by
+    /// [`crate::pubsub::Kind`] as usize).
+    pub subscribed: [std::collections::BTreeSet<Vec<u8>>; 3],
     /// Wakes this connection's task (installed by the network layer).
     pub wake: Arc<dyn Fn() + Send + Sync>,
 }
@@ -210,6 +256,9 @@ impl Conn {
             blocked: None,
             no_block: false,
             in_script: false,
+            caller: 0,
+            own_messages: Vec::new(),
+            subscribed: Default::default(),
             wake: Arc::new(|| {}),
         }
     }
@@ -217,5 +266,15 @@ impl Conn {
     /// The connection id.
     pub fn id(&self) -> u64 {
         self.info.id
+    }
+
+    /// Subscriptions of every kind.
+    pub fn subscriptions(&self) -> usize {
+        self.subscribed.iter().map(|s| s.len()).sum()
+    }
+
+    /// In RESP2 a subscribed connection may only (un)subscribe, PING, QUIT and RESET.
+    pub fn in_subscribed_mode(&self) -> bool {
+        self.protocol == Protocol::Resp2 && self.subscriptions() > 0
     }
 }

@@ -1,5 +1,6 @@
 //! The dispatcher: from parsed arguments to a reply, with Redis' checks in Redis' order:
-//! exists → arity → authenticated → (ACL, out-of-memory, restart fence: later) → not busy → run.
+//! exists → arity → authenticated → (ACL, out-of-memory, restart fence: later) → allowed in
+//! RESP2 subscribed mode → not busy → run.
 
 use crate::client::ReplyMode;
 use crate::registry::CommandId;
@@ -51,6 +52,29 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
     }
     if !ctx.conn.authenticated && !spec.has(F::NO_AUTH) {
         reject(ctx, Some(id), errors::NOAUTH.as_bytes());
+        return Some(id);
+    }
+    if ctx.conn.in_subscribed_mode()
+        && !matches!(
+            spec.name,
+            "ping"
+                | "subscribe"
+                | "ssubscribe"
+                | "unsubscribe"
+                | "sunsubscribe"
+                | "psubscribe"
+                | "punsubscribe"
+                | "quit"
+                | "reset"
+        )
+    {
+        let mut msg = Vec::with_capacity(128);
+        msg.extend_from_slice(b"ERR Can't execute '");
+        msg.extend_from_slice(reg.get(id).fullname.as_bytes());
+        msg.extend_from_slice(
+            b"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+        );
+        reject(ctx, Some(id), &msg);
         return Some(id);
     }
     if ctx.gate.is_none() && !spec.has(F::ALLOW_BUSY) {

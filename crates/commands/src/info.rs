@@ -338,9 +338,9 @@ fn section(ctx: &Ctx<'_>, name: &str, o: &mut String) {
             field!(o, "current_eviction_exceeded_time", 0);
             field!(o, "keyspace_hits", st.sum(|w| &w.hits));
             field!(o, "keyspace_misses", st.sum(|w| &w.misses));
-            field!(o, "pubsub_channels", 0);
-            field!(o, "pubsub_patterns", 0);
-            field!(o, "pubsubshard_channels", 0);
+            field!(o, "pubsub_channels", srv.pubsub.count(crate::pubsub::Kind::Channel));
+            field!(o, "pubsub_patterns", srv.pubsub.numpat());
+            field!(o, "pubsubshard_channels", srv.pubsub.count(crate::pubsub::Kind::Shard));
             field!(o, "latest_fork_usec", 0);
             field!(o, "total_forks", 0);
             field!(o, "migrate_cached_sockets", 0);

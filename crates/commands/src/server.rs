@@ -33,6 +33,8 @@ pub struct Server {
     pub blocking: crate::blocking::Blocking,
     /// Script cache and the script in progress.
     pub scripts: crate::scripts::Scripts,
+    /// Pub/sub subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Monotonic ms at startup.
@@ -70,6 +72,7 @@ impl Server {
             clients: Clients::default(),
             blocking: crate::blocking::Blocking::default(),
             scripts: crate::scripts::Scripts::default(),
+            pubsub: crate::pubsub::PubSub::default(),
             clock,
             started,
             run_id: random_hex(40),

@@ -38,6 +38,9 @@ impl F {
     pub const EXCLUSIVE: u32 = 1 << 24;
     /// tumbler-only: an extension that Redis does not have. Not shown by COMMAND INFO.
     pub const EXTENSION: u32 = 1 << 25;
+    /// Redis' internal `may-replicate` flag (PUBLISH…), which COMMAND INFO does not show:
+    /// read-only scripts treat such commands as writes.
+    pub const MAY_REPLICATE: u32 = 1 << 26;
 
     /// Flags in the order COMMAND INFO lists them, with their names.
     pub const ORDER: &'static [(u32, &'static str)] = &[

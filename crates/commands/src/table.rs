@@ -5,7 +5,7 @@
 //! COMMAND INFO, key extraction and ACL categories all derive from this one place. tumbler-only
 //! flags (`F::EXCLUSIVE`, `F::EXTENSION`) are not shown by COMMAND INFO.
 
-use crate::cmd::{connection, hashes, keys, lists, scripting, server, sets, strings, zsets};
+use crate::cmd::{connection, hashes, keys, lists, pubsub, scripting, server, sets, strings, zsets};
 use crate::spec::{Begin, CommandSpec, Find, KeySpec, C, F, KS};
 
 /// Every command, in the order COMMAND lists them.
@@ -1403,6 +1403,160 @@ pub static TABLE: &[CommandSpec] = &[
             find: Find::Keynum { index: 0, first: 1, step: 1 },
         }],
         handler: zsets::bzmpop,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "subscribe",
+        arity: -2,
+        flags: F::PUBSUB | F::NOSCRIPT | F::LOADING | F::STALE,
+        acl: C::PUBSUB | C::SLOW,
+        legacy_keys: (0, 0, 0),
+        handler: pubsub::subscribe,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "unsubscribe",
+        arity: -1,
+        flags: F::PUBSUB | F::NOSCRIPT | F::LOADING | F::STALE,
+        acl: C::PUBSUB | C::SLOW,
+        legacy_keys: (0, 0, 0),
+        handler: pubsub::unsubscribe,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "psubscribe",
+        arity: -2,
+        flags: F::PUBSUB | F::NOSCRIPT | F::LOADING | F::STALE,
+        acl: C::PUBSUB | C::SLOW,
+        legacy_keys: (0, 0, 0),
+        handler: pubsub::psubscribe,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "punsubscribe",
+        arity: -1,
+        flags: F::PUBSUB | F::NOSCRIPT | F::LOADING | F::STALE,
+        acl: C::PUBSUB | C::SLOW,
+        legacy_keys: (0, 0, 0),
+        handler: pubsub::punsubscribe,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "ssubscribe",
+        arity: -2,
+        flags: F::PUBSUB | F::NOSCRIPT | F::LOADING | F::STALE,
+        acl: C::PUBSUB | C::SLOW,
+        legacy_keys: (1, -1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::NOT_KEY,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+        }],
+        handler: pubsub::ssubscribe,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "sunsubscribe",
+        arity: -1,
+        flags: F::PUBSUB | F::NOSCRIPT | F::LOADING | F::STALE,
+        acl: C::PUBSUB | C::SLOW,
+        legacy_keys: (1, -1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::NOT_KEY,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+        }],
+        handler: pubsub::sunsubscribe,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "publish",
+        arity: 3,
+        flags: F::PUBSUB | F::LOADING | F::STALE | F::FAST | F::MAY_REPLICATE,
+        acl: C::PUBSUB | C::FAST,
+        legacy_keys: (0, 0, 0),
+        handler: pubsub::publish,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "spublish",
+        arity: 3,
+        flags: F::PUBSUB | F::LOADING | F::STALE | F::FAST | F::MAY_REPLICATE,
+        acl: C::PUBSUB | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::NOT_KEY,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: pubsub::spublish,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "pubsub",
+        arity: -2,
+        flags: F::NONE,
+        acl: C::SLOW,
+        legacy_keys: (0, 0, 0),
+        subcommands: &[
+            CommandSpec {
+                name: "numsub",
+                arity: -2,
+                flags: F::PUBSUB | F::LOADING | F::STALE,
+                acl: C::PUBSUB | C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: pubsub::pubsub_numsub,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "help",
+                arity: 2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: pubsub::pubsub_help,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "shardchannels",
+                arity: -2,
+                flags: F::PUBSUB | F::LOADING | F::STALE,
+                acl: C::PUBSUB | C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: pubsub::pubsub_shardchannels,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "channels",
+                arity: -2,
+                flags: F::PUBSUB | F::LOADING | F::STALE,
+                acl: C::PUBSUB | C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: pubsub::pubsub_channels,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "numpat",
+                arity: 2,
+                flags: F::PUBSUB | F::LOADING | F::STALE,
+                acl: C::PUBSUB | C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: pubsub::pubsub_numpat,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "shardnumsub",
+                arity: -2,
+                flags: F::PUBSUB | F::LOADING | F::STALE,
+                acl: C::PUBSUB | C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: pubsub::pubsub_shardnumsub,
+                ..CommandSpec::DEFAULT
+            },
+        ],
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

@@ -306,6 +306,16 @@ impl Reply {
         self.buf.len()
     }
 
+    /// Inserts already-encoded bytes at `mark` (a message that must precede what was written
+    /// since).
+    pub fn insert_raw(&mut self, mark: usize, bytes: &[u8]) {
+        let at = mark.min(self.buf.len());
+        self.buf.splice(at..at, bytes.iter().copied());
+        if self.last_error_at >= at && self.errors > 0 {
+            self.last_error_at += bytes.len();
+        }
+    }
+
     /// Inserts an array header for `n` elements at `mark`.
     pub fn insert_array(&mut self, mark: usize, n: usize) {
         self.insert_header(mark, b'*', n);

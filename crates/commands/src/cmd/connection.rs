@@ -16,6 +16,13 @@ pub fn ping(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         errors::wrong_arity(&mut m, "ping");
         return Err(CmdError::Owned(m));
     }
+    if ctx.conn.in_subscribed_mode() {
+        // Subscribed RESP2 connections get a message-shaped pong.
+        ctx.reply.array(2);
+        ctx.reply.bulk(b"pong");
+        ctx.reply.bulk(args.opt(1).unwrap_or_default());
+        return Ok(());
+    }
     match args.opt(1) {
         Some(m) => ctx.reply.bulk(m),
         None => ctx.reply.simple(b"PONG"),
@@ -158,6 +165,7 @@ pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// RESET: back to a fresh connection's state.
 pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    crate::cmd::pubsub::unsubscribe_all(ctx.srv, ctx.conn);
     ctx.conn.db = 0;
     ctx.conn.info.db.store(0, Relaxed);
     ctx.conn.protocol = Protocol::Resp2;
@@ -321,9 +329,13 @@ fn unknown_type(name: &[u8]) -> CmdError {
     CmdError::Owned(m)
 }
 
-/// The type of a client (every client is `normal` until pub/sub exists).
-fn type_of(_c: &ClientInfo) -> ClientType {
-    ClientType::Normal
+/// The type of a client: `pubsub` while it has subscriptions (in either protocol).
+fn type_of(c: &ClientInfo) -> ClientType {
+    if c.subscriptions() > 0 {
+        ClientType::Pubsub
+    } else {
+        ClientType::Normal
+    }
 }
 
 /// Appends one CLIENT LIST line (without the trailing newline) for `c`.
@@ -332,7 +344,11 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo, out: &mut String) {
     let age = now.saturating_sub(c.created) / 1000;
     let idle = now.saturating_sub(c.last_interaction.load(Relaxed)) / 1000;
     let names = c.names.lock().clone();
+    // In Redis' order: P, x, b, …, e.
     let mut flags = String::new();
+    if c.subscriptions() > 0 {
+        flags.push('P');
+    }
     if ctx.srv.blocking.of_client(c.id).is_some() {
         flags.push('b');
     }
@@ -351,7 +367,7 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo, out: &mut String) {
     let omem = c.omem.load(Relaxed);
     let _ = write!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -361,6 +377,9 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo, out: &mut String) {
         idle,
         flags,
         c.db.load(Relaxed),
+        c.subs[0].load(Relaxed),
+        c.subs[1].load(Relaxed),
+        c.subs[2].load(Relaxed),
         qbuf,
         qfree,
         qbuf + qfree,

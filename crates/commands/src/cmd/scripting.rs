@@ -129,10 +129,16 @@ fn run_script(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro_command: bool)
             conn.db = ctx.conn.db;
             conn.no_block = true;
             conn.in_script = true;
+            conn.caller = ctx.conn.id();
             conn.authenticated = true;
             let mut host =
                 ScriptHost { srv, conn, reply, now: ctx.now, worker: ctx.worker, read_only, threshold, wrote: false };
+            let mark = ctx.reply.mark();
             engine.run(&script, keys, argv, RunOptions { read_only, hook: true }, &mut host, ctx.reply);
+            if !host.conn.own_messages.is_empty() {
+                ctx.reply.insert_raw(mark, &host.conn.own_messages);
+                host.conn.own_messages.clear();
+            }
             ctx.conn.ready.append(&mut host.conn.ready);
             srv.scripts.end();
             if srv.shutting_down.load(Relaxed) {
@@ -173,7 +179,7 @@ impl Host for ScriptHost<'_> {
         if spec.has(F::NOSCRIPT) {
             return Err(b"This Redis command is not allowed from script".to_vec());
         }
-        if self.read_only && spec.has(F::WRITE) {
+        if self.read_only && (spec.has(F::WRITE) || spec.has(F::MAY_REPLICATE)) {
             return Err(b"Write commands are not allowed from read-only scripts.".to_vec());
         }
         if spec.has(F::WRITE) && !self.wrote {
