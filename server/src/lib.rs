@@ -99,12 +99,15 @@ pub struct StartOptions {
     pub clock: Option<Arc<dyn Clock>>,
 }
 
-/// Worker threads: `io-threads`, or one per core; at least two, so that while one is stuck in a
-/// busy script the other still accepts connections (SCRIPT KILL, SHUTDOWN NOSAVE).
+/// Worker threads: `io-threads`, or one per core the process may run on. (While a worker is
+/// stuck in a busy script, new connections go to the others, or to the acceptor itself when
+/// there is no other: see `acceptor`.)
 fn worker_count(cfg: &Config) -> usize {
-    let n =
-        if cfg.io_threads > 0 { cfg.io_threads } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
-    n.max(2)
+    if cfg.io_threads > 0 {
+        cfg.io_threads
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
 }
 
 /// Resolves `bind` entries (`*`, `::*`, addresses; a leading `-` marks an optional one).
@@ -260,7 +263,9 @@ fn acceptor(
             return;
         }
     };
-    rt.block_on(async {
+    // A LocalSet: connections the acceptor serves itself run on this thread.
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async {
         let (conn_tx, mut conn_rx) = mpsc::unbounded_channel();
         for l in listeners {
             let _ = l.set_nonblocking(true);
@@ -322,9 +327,17 @@ fn acceptor(
                         let _ = s.write_all(PROTECTED_MODE_DENIED).await;
                         continue;
                     }
+                    // Not to a worker stuck in a busy script: its clients wait for the script. With
+                    // no other worker, the acceptor serves the connection itself (SCRIPT KILL,
+                    // SHUTDOWN NOSAVE and -BUSY replies must get through).
+                    let busy = srv.scripts.busy_worker();
+                    if senders.len() == 1 && busy == Some(0) {
+                        let fallback = srv.fallback_worker();
+                        tokio::task::spawn_local(conn::serve(s, peer, ctl.clone(), fallback));
+                        continue;
+                    }
                     let Ok(std) = s.into_std() else { continue };
-                    // Not to a worker stuck in a busy script: its clients wait for the script.
-                    if senders.len() > 1 && srv.scripts.busy_worker() == Some(next % senders.len()) {
+                    if senders.len() > 1 && busy == Some(next % senders.len()) {
                         next = next.wrapping_add(1);
                     }
                     if senders[next % senders.len()].send((std, peer)).is_err() {

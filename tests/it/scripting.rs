@@ -237,3 +237,20 @@ fn no_client_observes_a_half_run_script() {
     let reads: u64 = readers.into_iter().map(|h| h.join().unwrap()).sum();
     assert!(reads > 0);
 }
+
+/// With a single worker thread, stuck in a script, the acceptor serves new connections itself:
+/// SCRIPT KILL still gets through. (A connection made before the script turned busy belongs to
+/// the stuck worker and waits for it, so the admin connects after the threshold.)
+#[test]
+fn a_single_worker_busy_in_a_script_can_still_be_killed() {
+    let t = Tumbler::start(&[("io-threads", "1"), ("busy-reply-threshold", "20")]);
+    let mut runner = RawConn::connect(t.addr()).unwrap();
+    runner.send(&tumbler_tests::resp::encode(&[b"EVAL", b"while true do end", b"0"])).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut admin = RawConn::connect(t.addr()).unwrap();
+    assert!(text(&admin.cmd_str(&["GET", "x"])).starts_with("-BUSY"));
+    assert_eq!(admin.cmd_str(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    let r = text(&runner.read_reply().unwrap());
+    assert!(r.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{r}");
+    assert_healthy(&mut admin);
+}

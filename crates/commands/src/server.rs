@@ -59,13 +59,14 @@ impl Server {
     /// Builds the shared state for `config`, with `workers` worker threads.
     pub fn new(config: Config, clock: Arc<dyn Clock>, workers: usize, config_file: String) -> Self {
         let registry = Registry::new();
-        let stats = Stats::new(workers, registry.len());
+        // One more set of counters and gate slot for connections the acceptor serves itself
+        // (see `fallback_worker`), and a gate slot for the expiry thread.
+        let stats = Stats::new(workers + 1, registry.len());
         let started = clock.mono_ms();
         let lastsave = clock.wall_us() / 1_000_000;
         Server {
             keyspace: Keyspace::new(config.databases),
-            // One gate slot per worker plus one for the expiry thread.
-            gate: Gate::new(workers + 1),
+            gate: Gate::new(workers + 2),
             config,
             registry,
             stats,
@@ -102,9 +103,16 @@ impl Server {
         }
     }
 
+    /// The worker index (statistics, gate slot) of connections the acceptor thread serves
+    /// itself: those that arrive while the only worker is stuck in a busy script, so that
+    /// SCRIPT KILL and SHUTDOWN NOSAVE always get through.
+    pub fn fallback_worker(&self) -> usize {
+        self.workers
+    }
+
     /// Gate slot of the expiry thread.
     pub fn expiry_slot(&self) -> usize {
-        self.workers
+        self.workers + 1
     }
 
     /// Reclaims expired keys due now (called by the expiry thread), unless DEBUG
