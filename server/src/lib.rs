@@ -73,18 +73,25 @@ impl ServerHandle {
 
     /// Waits until the server has stopped (after SHUTDOWN, a signal or [`ServerHandle::stop`]).
     pub fn wait(mut self) {
+        self.join();
+    }
+
+    /// Joins every thread, then records the clean shutdown (no restart fence next time).
+    fn join(&mut self) {
+        if self.threads.is_empty() {
+            return;
+        }
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        self.ctl.srv.locks.close_clean();
     }
 }
 
 impl Drop for ServerHandle {
     fn drop(&mut self) {
         self.ctl.shutdown(false);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
+        self.join();
     }
 }
 
@@ -180,6 +187,20 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
     let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
     let clock: Arc<dyn Clock> = opts.clock.unwrap_or_else(|| Arc::new(SystemClock::new()));
     let srv = Arc::new(Server::new(cfg, clock, workers, opts.config_file));
+    srv.apply_config();
+    // Fencing tokens and the restart fence rest on a state file in `dir` (docs/locks.md).
+    {
+        let dir = srv.config.settings.read().dir.clone();
+        let cfg = &srv.config;
+        srv.locks
+            .open(
+                std::path::Path::new(&dir),
+                cfg.lock_max_ttl.load(Relaxed),
+                cfg.lock_restart_fence.load(Relaxed),
+                srv.clock.mono_ms(),
+            )
+            .map_err(std::io::Error::other)?;
+    }
     srv.port.store(u64::from(addrs[0].port()), Relaxed);
     srv.config.running.store(true, Relaxed);
     let (stop_tx, stop_rx) = watch::channel(false);

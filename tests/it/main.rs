@@ -7,6 +7,7 @@ mod clients;
 mod differential;
 mod expiry;
 mod extensions;
+mod locks;
 mod process;
 mod scripting;
 mod tools;

@@ -172,8 +172,11 @@ impl TumblerProcess {
             Some(f) if !f.starts_with("--") => (&args[..1], &args[1..]),
             _ => (&[], args),
         };
+        // A `--port` among the arguments wins over the free port picked here (a restart on the
+        // same port); the address waited for follows it.
+        let fixed = rest.iter().position(|a| *a == "--port").and_then(|i| rest.get(i + 1)).and_then(|p| p.parse().ok());
         for _ in 0..5 {
-            let port = free_port();
+            let port = fixed.unwrap_or_else(free_port);
             let dir = tempfile::tempdir().unwrap();
             let child = Command::new(&bin)
                 .args(file)

@@ -111,6 +111,16 @@ pub struct Config {
     /// runs. Redis has no such limit; a script that allocates without bound would take the
     /// whole machine.
     pub lua_memory_limit: AtomicU64,
+    /// `lock-max-ttl` (tumbler) in ms: the longest restart fence, and the cap on the TTL the
+    /// fence accounts for.
+    pub lock_max_ttl: AtomicU64,
+    /// `lock-restart-fence` (tumbler): after an unclean shutdown, grant no lock for as long as
+    /// the previous run may have granted them.
+    pub lock_restart_fence: AtomicBool,
+    /// `lock-delay` (tumbler) in ms: after a lock expires (not when it is released), its name
+    /// cannot be acquired again for this long (0: off). Applied to the keyspace by
+    /// [`crate::Server::apply_config`].
+    pub lock_delay: AtomicU64,
     /// `enable-debug-command`.
     pub debug: AtomicU8,
     /// `loglevel` index into [`LOGLEVELS`].
@@ -141,6 +151,9 @@ impl Default for Config {
             hz: AtomicU64::new(10),
             busy_reply_threshold: AtomicU64::new(5000),
             lua_memory_limit: AtomicU64::new(512 << 20),
+            lock_max_ttl: AtomicU64::new(60_000),
+            lock_restart_fence: AtomicBool::new(true),
+            lock_delay: AtomicU64::new(0),
             debug: AtomicU8::new(DebugMode::No as u8),
             loglevel: AtomicU8::new(2),
             has_password: AtomicBool::new(false),
@@ -484,6 +497,43 @@ pub static PARAMS: &[Param] = &[
         immutable: false,
         protected: false,
         kind: Kind::Bool { get: |c| settings(c).appendonly, set: |c, v| c.settings.write().appendonly = v },
+    },
+    Param {
+        name: "lock-max-ttl",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.lock_max_ttl.load(Relaxed) as i64,
+            set: |c, v| {
+                c.lock_max_ttl.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "lock-restart-fence",
+        immutable: true,
+        protected: false,
+        kind: Kind::Bool {
+            get: |c| c.lock_restart_fence.load(Relaxed),
+            set: |c, v| c.lock_restart_fence.store(v, Relaxed),
+        },
+    },
+    Param {
+        name: "lock-delay",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.lock_delay.load(Relaxed) as i64,
+            set: |c, v| {
+                c.lock_delay.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
     },
     Param {
         name: "lua-memory-limit",

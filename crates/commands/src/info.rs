@@ -23,6 +23,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("latencystats", false),
     ("cluster", true),
     ("keyspace", true),
+    ("locks", true),
 ];
 
 static ALLOCATED: OnceLock<fn() -> usize> = OnceLock::new();
@@ -431,6 +432,26 @@ fn section(ctx: &Ctx<'_>, name: &str, o: &mut String) {
                     let _ = write!(o, "db{db}:keys={},expires={},avg_ttl={}\r\n", i.keys, i.expires, i.avg_ttl);
                 }
             }
+        }
+        "locks" => {
+            // tumbler's own section (docs/locks.md): locks are keys granted by SET NX with a TTL
+            // or by LOCK.ACQUIRE.
+            let l = &srv.locks;
+            let ks = &srv.keyspace.stats;
+            o.push_str("# Locks\r\n");
+            field!(o, "locks_acquired", l.stats.acquired.load(Relaxed));
+            field!(o, "locks_refused", l.stats.refused.load(Relaxed));
+            field!(o, "locks_released", ks.locks_released());
+            field!(o, "locks_extended", ks.locks_extended());
+            field!(o, "locks_expired_while_held", ks.locks_expired());
+            field!(o, "locks_refused_by_fence", l.stats.refused_by_fence.load(Relaxed));
+            field!(o, "lock_fence_remaining_ms", l.fence_left(now).unwrap_or(0));
+            field!(o, "lock_token_next", l.next_token());
+            field!(o, "lock_max_ttl_granted_ms", l.max_ttl_granted());
+            field!(o, "lock_delay_ms", ks.lock_delay_ms());
+            field!(o, "expiry_lag_p50_ms", ks.lag(0.5).unwrap_or(0));
+            field!(o, "expiry_lag_p99_ms", ks.lag(0.99).unwrap_or(0));
+            field!(o, "expiry_lag_max_ms", ks.lag_max());
         }
         _ => {}
     }

@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod docs;
 pub mod info;
 mod ldouble;
+pub mod locks;
 pub mod pubsub;
 pub mod registry;
 pub mod scripts;

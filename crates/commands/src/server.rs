@@ -35,6 +35,8 @@ pub struct Server {
     pub scripts: crate::scripts::Scripts,
     /// Pub/sub subscriptions.
     pub pubsub: crate::pubsub::PubSub,
+    /// Fencing tokens, the restart fence, lock statistics.
+    pub locks: crate::locks::Locks,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Monotonic ms at startup.
@@ -74,6 +76,7 @@ impl Server {
             blocking: crate::blocking::Blocking::default(),
             scripts: crate::scripts::Scripts::default(),
             pubsub: crate::pubsub::PubSub::default(),
+            locks: crate::locks::Locks::default(),
             clock,
             started,
             run_id: random_hex(40),
@@ -101,6 +104,12 @@ impl Server {
                 return Some(g);
             }
         }
+    }
+
+    /// Pushes settings that live outside the configuration (the keyspace's `lock-delay`) after
+    /// startup and after CONFIG SET.
+    pub fn apply_config(&self) {
+        self.keyspace.stats.set_lock_delay_ms(self.config.lock_delay.load(Relaxed));
     }
 
     /// The worker index (statistics, gate slot) of connections the acceptor thread serves

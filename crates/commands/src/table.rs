@@ -5,7 +5,7 @@
 //! COMMAND INFO, key extraction and ACL categories all derive from this one place. tumbler-only
 //! flags (`F::EXCLUSIVE`, `F::EXTENSION`) are not shown by COMMAND INFO.
 
-use crate::cmd::{connection, hashes, keys, lists, pubsub, scripting, server, sets, strings, zsets};
+use crate::cmd::{connection, hashes, keys, lists, lock, pubsub, scripting, server, sets, strings, zsets};
 use crate::spec::{Begin, CommandSpec, Find, KeySpec, C, F, KS};
 
 /// Every command, in the order COMMAND lists them.
@@ -1557,6 +1557,81 @@ pub static TABLE: &[CommandSpec] = &[
                 ..CommandSpec::DEFAULT
             },
         ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lock.acquire",
+        arity: -5,
+        flags: F::WRITE | F::DENYOOM | F::FAST | F::EXTENSION,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::ACCESS | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lock::lock_acquire,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lock.release",
+        arity: 3,
+        flags: F::WRITE | F::FAST | F::EXTENSION,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RM | KS::DELETE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lock::lock_release,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lock.extend",
+        arity: -5,
+        flags: F::WRITE | F::FAST | F::EXTENSION,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lock::lock_extend,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lock.info",
+        arity: 2,
+        flags: F::READONLY | F::FAST | F::EXTENSION,
+        acl: C::READ | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO | KS::ACCESS,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lock::lock_info,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "lock.fence",
+        arity: 4,
+        flags: F::WRITE | F::FAST | F::EXTENSION,
+        acl: C::WRITE | C::STRING | C::FAST,
+        legacy_keys: (1, 1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RW | KS::UPDATE,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+        }],
+        handler: lock::lock_fence,
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

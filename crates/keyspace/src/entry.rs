@@ -38,6 +38,12 @@ const INT_MAX_LEN: usize = 20;
 pub const EMBSTR_MAX: usize = 44;
 /// Mask of the 24-bit LRU clock in `meta`.
 pub const LRU_MASK: u32 = (1 << 24) - 1;
+/// Bit of `meta` marking a lock: a key granted by SET NX with a TTL or by LOCK.ACQUIRE. It does
+/// not change what the key is (a string); expiry counts a lock that expires while held and
+/// applies `lock-delay` to it.
+const LOCK_FLAG: u32 = 0x80 << 24;
+/// Bytes of a [`Kind::Lock`] value after the owner: token, acquisition time, extensions.
+const LOCK_TRAILER: usize = 8 + 8 + 4 + 4;
 
 /// The representation of a value, which also decides `TYPE` and `OBJECT ENCODING`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,24 +63,59 @@ pub enum Kind {
     Set = 5,
     /// A sorted set (boxed).
     ZSet = 6,
+    /// A lock granted by LOCK.ACQUIRE: a string (the owner) stored inline, followed by its
+    /// [`LockMeta`].
+    Lock = 7,
 }
 
 impl Kind {
     fn from_u8(k: u8) -> Kind {
-        match k {
+        match k & 0x7f {
             1 => Kind::Int,
             2 => Kind::HeapStr,
             3 => Kind::List,
             4 => Kind::Hash,
             5 => Kind::Set,
             6 => Kind::ZSet,
+            7 => Kind::Lock,
             _ => Kind::Str,
         }
     }
 
     /// Whether the value bytes hold an owned pointer.
     fn is_pointer(self) -> bool {
-        !matches!(self, Kind::Str | Kind::Int)
+        !matches!(self, Kind::Str | Kind::Int | Kind::Lock)
+    }
+}
+
+/// What a lock granted by LOCK.ACQUIRE records besides its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockMeta {
+    /// The fencing token it was granted with (or raised to by LOCK.FENCE).
+    pub token: u64,
+    /// Wall-clock Unix ms of the acquisition.
+    pub acquired_ms: i64,
+    /// LOCK.EXTENDs since.
+    pub extensions: u32,
+}
+
+impl LockMeta {
+    fn to_bytes(self) -> [u8; LOCK_TRAILER] {
+        let mut b = [0u8; LOCK_TRAILER];
+        b[..8].copy_from_slice(&self.token.to_le_bytes());
+        b[8..16].copy_from_slice(&self.acquired_ms.to_le_bytes());
+        b[16..20].copy_from_slice(&self.extensions.to_le_bytes());
+        b
+    }
+
+    fn from_bytes(b: &[u8]) -> LockMeta {
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&b[..8]);
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[8..16]);
+        let mut e = [0u8; 4];
+        e.copy_from_slice(&b[16..20]);
+        LockMeta { token: u64::from_le_bytes(t), acquired_ms: i64::from_le_bytes(a), extensions: u32::from_le_bytes(e) }
     }
 }
 
@@ -159,6 +200,8 @@ pub enum NewValue<'a> {
     Set(Set),
     /// A sorted set.
     ZSet(ZSet),
+    /// A lock: its owner (the string value) and what LOCK.INFO reports.
+    Lock(&'a [u8], LockMeta),
 }
 
 #[repr(C)]
@@ -233,6 +276,49 @@ impl Entry {
             NewValue::Hash(v) => Self::boxed(key, Kind::Hash, Box::new(v), lru),
             NewValue::Set(v) => Self::boxed(key, Kind::Set, Box::new(v), lru),
             NewValue::ZSet(v) => Self::boxed(key, Kind::ZSet, Box::new(v), lru),
+            NewValue::Lock(owner, meta) => {
+                let mut v = Vec::with_capacity(owner.len() + LOCK_TRAILER);
+                v.extend_from_slice(owner);
+                v.extend_from_slice(&meta.to_bytes());
+                let e = Self::alloc(key, Kind::Lock, &v, lru);
+                e.mark_lock();
+                e
+            }
+        }
+    }
+
+    /// Marks the entry as a lock (see [`LOCK_FLAG`]).
+    #[inline]
+    pub fn mark_lock(&self) {
+        self.header().meta.fetch_or(LOCK_FLAG, Ordering::Relaxed);
+    }
+
+    /// Whether the entry is a lock (granted by SET NX with a TTL or by LOCK.ACQUIRE).
+    #[inline]
+    pub fn is_lock(&self) -> bool {
+        self.header().meta.load(Ordering::Relaxed) & LOCK_FLAG != 0
+    }
+
+    /// The record of a lock granted by LOCK.ACQUIRE.
+    pub fn lock_meta(&self) -> Option<LockMeta> {
+        (self.kind() == Kind::Lock).then(|| {
+            let v = self.val_bytes();
+            LockMeta::from_bytes(&v[v.len() - LOCK_TRAILER..])
+        })
+    }
+
+    /// Rewrites the record of a LOCK.ACQUIRE lock in place (LOCK.EXTEND, LOCK.FENCE).
+    pub fn set_lock_meta(&mut self, meta: LockMeta) {
+        if self.kind() != Kind::Lock {
+            return;
+        }
+        let h = self.header();
+        let (key_len, val_len) = (h.key_len as usize, h.val_len as usize);
+        // SAFETY: the trailer is the last LOCK_TRAILER value bytes of this block, and `&mut
+        // self` gives exclusive access.
+        unsafe {
+            let at = self.ptr.as_ptr().cast::<u8>().add(HEADER + key_len + val_len - LOCK_TRAILER);
+            std::ptr::copy_nonoverlapping(meta.to_bytes().as_ptr(), at, LOCK_TRAILER);
         }
     }
 
@@ -289,11 +375,17 @@ impl Entry {
         Kind::from_u8((self.header().meta.load(Ordering::Relaxed) >> 24) as u8)
     }
 
+    /// The owner bytes of a [`Kind::Lock`] value.
+    fn lock_owner(&self) -> &[u8] {
+        let v = self.val_bytes();
+        &v[..v.len() - LOCK_TRAILER]
+    }
+
     /// The Redis type.
     #[inline]
     pub fn value_type(&self) -> Type {
         match self.kind() {
-            Kind::Str | Kind::Int | Kind::HeapStr => Type::String,
+            Kind::Str | Kind::Int | Kind::HeapStr | Kind::Lock => Type::String,
             Kind::List => Type::List,
             Kind::Hash => Type::Hash,
             Kind::Set => Type::Set,
@@ -306,7 +398,8 @@ impl Entry {
         match self.kind() {
             Kind::Int => "int",
             Kind::Str if self.val_bytes().len() <= EMBSTR_MAX => "embstr",
-            Kind::Str | Kind::HeapStr => "raw",
+            Kind::Lock if self.lock_owner().len() <= EMBSTR_MAX => "embstr",
+            Kind::Str | Kind::HeapStr | Kind::Lock => "raw",
             // Redis 7.0 always reports quicklist for lists.
             Kind::List => "quicklist",
             Kind::Hash => self.hash().map_or("", Hash::encoding),
@@ -320,6 +413,7 @@ impl Entry {
     pub fn string(&self) -> Option<Value<'_>> {
         match self.kind() {
             Kind::Str => Some(Value::Str(self.val_bytes())),
+            Kind::Lock => Some(Value::Str(self.lock_owner())),
             Kind::Int => {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(&self.val_bytes()[..8]);
@@ -466,7 +560,7 @@ impl Entry {
         let h = self.header();
         let block = HEADER + h.key_len as usize + h.val_len as usize;
         let extra = match self.kind() {
-            Kind::Str | Kind::Int => 0,
+            Kind::Str | Kind::Int | Kind::Lock => 0,
             Kind::HeapStr => std::mem::size_of::<Vec<u8>>() + self.heap_str().capacity(),
             Kind::List => std::mem::size_of::<List>() + self.list().map_or(0, List::bytes),
             Kind::Hash => std::mem::size_of::<Hash>() + self.hash().map_or(0, Hash::bytes),
@@ -488,6 +582,8 @@ impl Entry {
             Kind::Hash => NewValue::Hash(self.hash().cloned().unwrap_or_default()),
             Kind::Set => NewValue::Set(self.set().cloned().unwrap_or_default()),
             Kind::ZSet => NewValue::ZSet(self.zset().cloned().unwrap_or_default()),
+            // A copied lock is a plain string: the copy was not granted to anyone.
+            Kind::Lock => NewValue::Exact(self.lock_owner()),
         };
         Entry::new(key, v, lru)
     }
@@ -510,7 +606,7 @@ impl Drop for Entry {
                     Kind::Hash => drop(Box::from_raw(p as *mut Hash)),
                     Kind::Set => drop(Box::from_raw(p as *mut Set)),
                     Kind::ZSet => drop(Box::from_raw(p as *mut ZSet)),
-                    Kind::Str | Kind::Int => {}
+                    Kind::Str | Kind::Int | Kind::Lock => {}
                 }
             }
         }

@@ -17,7 +17,7 @@ mod shard;
 pub mod stats;
 pub mod types;
 
-pub use entry::{Entry, Kind, NewValue, Type, Value, NO_EXPIRE};
+pub use entry::{Entry, Kind, LockMeta, NewValue, Type, Value, NO_EXPIRE};
 pub use gate::Gate;
 pub use shard::Shard;
 pub use stats::KeyspaceStats;
@@ -128,20 +128,20 @@ pub struct KeyEntry<'a> {
     /// Whether the key exists, kept in step by every method so the common paths (SET NX on a
     /// new key) probe the table once to look and once to insert.
     present: bool,
+    stats: &'a KeyspaceStats,
 }
 
 impl<'a> KeyEntry<'a> {
-    fn new(shard: &'a mut Shard, hash: u64, key: &'a [u8], now: u64, stats: &KeyspaceStats) -> Self {
+    fn new(shard: &'a mut Shard, hash: u64, key: &'a [u8], now: u64, stats: &'a KeyspaceStats) -> Self {
         let present = match shard.find(hash, key) {
             Some(e) if e.is_expired(now) => {
-                shard.remove(hash, key);
-                stats.record_expired_on_access();
+                shard.remove_expired(hash, key, stats);
                 false
             }
             Some(_) => true,
             None => false,
         };
-        KeyEntry { shard, hash, key, now, present }
+        KeyEntry { shard, hash, key, now, present, stats }
     }
 
     /// The key.
@@ -174,6 +174,17 @@ impl<'a> KeyEntry<'a> {
     /// entry it replaced.
     pub fn set(&mut self, value: NewValue<'_>, ttl: Ttl) -> Option<Entry> {
         let entry = Entry::new(self.key, value, lru_clock(self.now));
+        self.store(entry, ttl)
+    }
+
+    /// As [`KeyEntry::set`], marking the new entry as a lock (SET NX with a TTL).
+    pub fn set_lock(&mut self, value: NewValue<'_>, ttl: Ttl) -> Option<Entry> {
+        let entry = Entry::new(self.key, value, lru_clock(self.now));
+        entry.mark_lock();
+        self.store(entry, ttl)
+    }
+
+    fn store(&mut self, entry: Entry, ttl: Ttl) -> Option<Entry> {
         if self.present {
             let old = self.shard.replace(self.hash, entry, ttl == Ttl::Keep);
             if let Ttl::At(at) = ttl {
@@ -199,18 +210,43 @@ impl<'a> KeyEntry<'a> {
         old
     }
 
-    /// Deletes the key, returning its entry.
+    /// Deletes the key, returning its entry. Deleting a lock counts as releasing it.
     pub fn remove(&mut self) -> Option<Entry> {
         if !self.present {
             return None;
         }
         self.present = false;
-        self.shard.remove(self.hash, self.key)
+        let old = self.shard.remove(self.hash, self.key);
+        if old.as_ref().is_some_and(Entry::is_lock) {
+            self.stats.record_lock_released();
+        }
+        old
     }
 
-    /// Sets the key's deadline; false if the key does not exist.
+    /// Sets the key's deadline; false if the key does not exist. A new deadline for a lock
+    /// counts as extending it.
     pub fn set_expire(&mut self, at: u64) -> bool {
-        self.present && self.shard.set_expire(self.hash, self.key, at)
+        if !self.present {
+            return false;
+        }
+        if self.get().is_some_and(Entry::is_lock) {
+            self.stats.record_lock_extended();
+        }
+        self.shard.set_expire(self.hash, self.key, at)
+    }
+
+    /// Milliseconds `lock-delay` still holds this name back (after a lock on it expired).
+    pub fn lock_delay_left(&mut self) -> Option<u64> {
+        self.shard.lock_delay_left(self.key, self.now)
+    }
+
+    /// The live entry, mutably (LOCK.EXTEND and LOCK.FENCE update a lock's record in place).
+    pub fn get_mut(&mut self) -> Option<&mut Entry> {
+        if self.present {
+            self.shard.find_mut(self.hash, self.key)
+        } else {
+            None
+        }
     }
 
     /// Removes the key's TTL; true if it had one.
@@ -454,8 +490,7 @@ impl Keyspace {
         // Rare: the key expired and the wheel has not reclaimed it yet.
         let mut g = slot.lock.write();
         if g.find(k.hash, k.key).is_some_and(|e| e.is_expired(now)) {
-            g.remove(k.hash, k.key);
-            self.stats.record_expired_on_access();
+            g.remove_expired(k.hash, k.key, &self.stats);
             self.publish_due(slot, &g);
         }
         f(None)

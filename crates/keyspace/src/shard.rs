@@ -26,7 +26,13 @@ pub struct Shard {
     deadline_sum: u128,
     /// Bumped whenever the table may rehash, which invalidates SCAN bucket positions.
     generation: u32,
+    /// `lock-delay`: names of locks that expired recently, with the monotonic ms until which
+    /// LOCK.ACQUIRE refuses them. Empty (and unallocated) unless `lock-delay` is set.
+    lock_delays: LockDelays,
 }
+
+/// Names held back by `lock-delay`, with the monotonic ms they are free again.
+type LockDelays = Option<Box<std::collections::HashMap<Box<[u8]>, u64>>>;
 
 impl Shard {
     /// Number of entries, including expired ones not yet reclaimed.
@@ -188,6 +194,53 @@ impl Shard {
         self.deadline_sum -= u128::from(at);
     }
 
+    /// Bookkeeping for a key that expired (found expired on access, or reclaimed): a lock that
+    /// expires while held is a lost lock, and its name may be held back for `lock-delay`.
+    fn note_expired(delays: &mut LockDelays, is_lock: bool, key: &[u8], expire_at: u64, stats: &KeyspaceStats) {
+        if !is_lock {
+            return;
+        }
+        stats.record_lock_expired();
+        let delay = stats.lock_delay_ms();
+        if delay > 0 {
+            let until = expire_at.saturating_add(delay);
+            delays.get_or_insert_with(Default::default).insert(key.into(), until);
+        }
+    }
+
+    /// Removes `key`, found expired on access.
+    pub(crate) fn remove_expired(&mut self, hash: u64, key: &[u8], stats: &KeyspaceStats) {
+        if let Some(e) = self.find(hash, key) {
+            let (is_lock, at) = (e.is_lock(), e.expire_at());
+            self.remove(hash, key);
+            stats.record_expired_on_access();
+            Self::note_expired(&mut self.lock_delays, is_lock, key, at, stats);
+        }
+    }
+
+    /// Milliseconds `lock-delay` still holds `key` back at `now`, if it does.
+    pub(crate) fn lock_delay_left(&mut self, key: &[u8], now: u64) -> Option<u64> {
+        let delays = self.lock_delays.as_mut()?;
+        match delays.get(key) {
+            Some(&until) if until > now => Some(until - now),
+            Some(_) => {
+                delays.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Forgets `lock-delay` entries that ran out.
+    fn prune_lock_delays(&mut self, now: u64) {
+        if let Some(d) = self.lock_delays.as_mut() {
+            d.retain(|_, until| *until > now);
+            if d.is_empty() {
+                self.lock_delays = None;
+            }
+        }
+    }
+
     /// Reclaims keys whose timers are due at `now`, handling at most `budget` timers. Returns
     /// how many keys were removed.
     pub(crate) fn reclaim(&mut self, now: u64, budget: usize, stats: &KeyspaceStats) -> usize {
@@ -201,6 +254,7 @@ impl Shard {
                     let (entry, _) = occ.remove();
                     let at = entry.expire_at();
                     stats.record_expired(now.saturating_sub(at));
+                    Self::note_expired(&mut self.lock_delays, entry.is_lock(), entry.key(), at, stats);
                     wheel.remove(id);
                     self.entry_bytes -= entry.heap_bytes();
                     self.expires -= 1;
@@ -221,6 +275,7 @@ impl Shard {
         if self.wheel.as_ref().is_some_and(|w| w.is_empty()) {
             self.wheel = None;
         }
+        self.prune_lock_delays(now);
         removed
     }
 

@@ -10,6 +10,14 @@ pub const LAG_BOUNDS_MS: [u64; 16] = [0, 1, 2, 3, 4, 5, 7, 10, 15, 20, 50, 100, 
 #[derive(Default)]
 pub struct KeyspaceStats {
     expired: AtomicU64,
+    /// Locks that expired while held (the lost-lock counter).
+    locks_expired: AtomicU64,
+    /// Locks deleted (released) before they expired.
+    locks_released: AtomicU64,
+    /// New deadlines given to locks.
+    locks_extended: AtomicU64,
+    /// The `lock-delay` setting in ms (kept here because every expiry path has these stats).
+    lock_delay: AtomicU64,
     lag_buckets: [AtomicU64; LAG_BOUNDS_MS.len()],
     lag_max: AtomicU64,
 }
@@ -27,6 +35,46 @@ impl KeyspaceStats {
     /// lag is recorded: the key was invisible from its deadline on).
     pub fn record_expired_on_access(&self) {
         self.expired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a lock that expired while held.
+    pub fn record_lock_expired(&self) {
+        self.locks_expired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Locks that expired while held.
+    pub fn locks_expired(&self) -> u64 {
+        self.locks_expired.load(Ordering::Relaxed)
+    }
+
+    /// Records a lock deleted before it expired.
+    pub fn record_lock_released(&self) {
+        self.locks_released.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Locks released.
+    pub fn locks_released(&self) -> u64 {
+        self.locks_released.load(Ordering::Relaxed)
+    }
+
+    /// Records a new deadline for a lock.
+    pub fn record_lock_extended(&self) {
+        self.locks_extended.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Lock extensions.
+    pub fn locks_extended(&self) -> u64 {
+        self.locks_extended.load(Ordering::Relaxed)
+    }
+
+    /// `lock-delay` in ms (0: off).
+    pub fn lock_delay_ms(&self) -> u64 {
+        self.lock_delay.load(Ordering::Relaxed)
+    }
+
+    /// Sets `lock-delay`.
+    pub fn set_lock_delay_ms(&self, ms: u64) {
+        self.lock_delay.store(ms, Ordering::Relaxed);
     }
 
     /// Total keys expired (INFO `expired_keys`).
@@ -65,6 +113,9 @@ impl KeyspaceStats {
             b.store(0, Ordering::Relaxed);
         }
         self.lag_max.store(0, Ordering::Relaxed);
+        self.locks_expired.store(0, Ordering::Relaxed);
+        self.locks_released.store(0, Ordering::Relaxed);
+        self.locks_extended.store(0, Ordering::Relaxed);
     }
 }
 

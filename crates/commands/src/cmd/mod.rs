@@ -4,6 +4,7 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod lock;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;

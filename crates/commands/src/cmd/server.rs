@@ -105,6 +105,7 @@ pub fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             }
         }
     }
+    ctx.srv.apply_config();
     ctx.reply.ok();
     Ok(())
 }

@@ -295,9 +295,27 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], o: &Opts<'_>, cmd: &
         Some((unit, raw)) => Some(deadline(ctx, unit, raw, cmd)?),
         None => None,
     };
+    // SET NX (and the conditional forms) grant or refresh locks: the restart fence refuses
+    // them, and the longest TTL granted is persisted before the reply.
+    let lock_ttl = match dl.as_ref() {
+        Some(Deadline::At(at)) if o.nx || o.cond.is_some() => Some(at.saturating_sub(ctx.ttl_now())),
+        _ => None,
+    };
+    if o.nx || o.cond.is_some() {
+        if let Some(left) = ctx.srv.locks.fence_left(ctx.now) {
+            return Err(CmdError::Owned(ctx.srv.locks.fence_error(left)));
+        }
+        if let Some(ttl) = lock_ttl {
+            ctx.srv
+                .locks
+                .note_ttl(ttl, ctx.srv.config.lock_max_ttl.load(std::sync::atomic::Ordering::Relaxed))
+                .map_err(|m| CmdError::msg(format!("ERR {m}")))?;
+        }
+    }
     let k = ctx.key(key);
     let reply = &mut *ctx.reply;
     let now = ctx.now;
+    let mut granted = None;
     let hit = ctx.srv.keyspace.write(k, now, |e| -> Result<Option<bool>, CmdError> {
         // Everything that can fail is decided before the first reply byte: the type (for GET
         // and the conditions), then the condition (a malformed digest), then GET's answer.
@@ -320,9 +338,14 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], o: &Opts<'_>, cmd: &
                 }
                 cur.is_some()
             });
-            let refused = (o.nx && found) || (o.xx && !found);
+            // `lock-delay` holds back the name of a lock that expired recently.
+            let refused = (o.nx && (found || e.lock_delay_left().is_some())) || (o.xx && !found);
             (met && !refused, hit)
         };
+        let was_lock = o.cond.is_some() && e.get().is_some_and(|old| old.is_lock());
+        if lock_ttl.is_some() && o.nx {
+            granted = Some(write);
+        }
         if !write {
             if !o.get {
                 match style {
@@ -337,7 +360,12 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], o: &Opts<'_>, cmd: &
             None if o.keepttl => Ttl::Keep,
             None => Ttl::Clear,
         };
-        e.set(NewValue::Str(value), ttl);
+        // A lock granted with SET NX and a TTL, or refreshed by a conditional SET with one.
+        if lock_ttl.is_some() && (o.nx || was_lock) {
+            e.set_lock(NewValue::Str(value), ttl);
+        } else {
+            e.set(NewValue::Str(value), ttl);
+        }
         if !o.get {
             match style {
                 SetReply::Ok => reply.ok(),
@@ -349,6 +377,11 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], o: &Opts<'_>, cmd: &
     if let Some(h) = hit {
         ctx.srv.stats.worker(ctx.worker).lookup(h);
     }
+    match granted {
+        Some(true) => ctx.srv.locks.stats.acquired.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        Some(false) => ctx.srv.locks.stats.refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        None => 0,
+    };
     Ok(())
 }
 
@@ -837,7 +870,10 @@ mod tests {
         // docs.rs is generated from redis-server 7.0.15; the extensions' entries are written by
         // hand and must survive a regeneration.
         let ext: Vec<&str> = crate::table::TABLE.iter().filter(|c| c.has(F::EXTENSION)).map(|c| c.name).collect();
-        assert_eq!(ext, ["delex", "delifeq", "digest"]);
+        assert_eq!(
+            ext,
+            ["delex", "delifeq", "digest", "lock.acquire", "lock.release", "lock.extend", "lock.info", "lock.fence"]
+        );
         for name in ext {
             assert!(crate::docs::DOCS.iter().any(|(n, _)| *n == name), "no COMMAND DOCS entry for {name}");
         }
