@@ -96,6 +96,8 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>
     c.run().await;
     let _ = c.stream.shutdown().await;
     tumbler_commands::cmd::pubsub::unsubscribe_all(srv, &mut c.conn);
+    tumbler_commands::cmd::transactions::unwatch_all(srv, &mut c.conn);
+    tumbler_commands::cmd::connection::stop_monitoring(srv, &c.conn.info);
     srv.clients.remove(id);
 }
 
@@ -189,6 +191,9 @@ impl Connection<'_> {
     /// Runs every complete request in the buffer. `None` when a mid-batch write failed.
     async fn process(&mut self) -> Option<BatchEnd> {
         let srv = self.srv;
+        // Messages delivered before these commands run (pub/sub, MONITOR lines) go before
+        // their replies, as they would in Redis' output buffer.
+        self.take_outbox();
         let t0 = srv.clock.mono_us();
         let limits = Limits {
             max_bulk_len: srv.config.proto_max_bulk_len.load(Relaxed).min(i64::MAX as u64) as i64,
@@ -283,19 +288,22 @@ impl Connection<'_> {
         Some(end)
     }
 
+    /// Moves the messages other connections queued for this one into the reply stream.
+    fn take_outbox(&mut self) {
+        let mut out = self.info.outbox.lock();
+        if !out.is_empty() {
+            self.reply.raw_bytes(&out);
+            out.clear();
+            if out.capacity() > 64 * 1024 {
+                out.shrink_to(64 * 1024);
+            }
+        }
+    }
+
     /// Writes pending replies, then the messages other connections queued for this one.
     /// Returns false when the peer is gone.
     async fn flush(&mut self) -> bool {
-        {
-            let mut out = self.info.outbox.lock();
-            if !out.is_empty() {
-                self.reply.raw_bytes(&out);
-                out.clear();
-                if out.capacity() > 64 * 1024 {
-                    out.shrink_to(64 * 1024);
-                }
-            }
-        }
+        self.take_outbox();
         let n = self.reply.len();
         if n == 0 {
             return true;

@@ -109,3 +109,13 @@ fn lockscripts() {
 fn pubsub() {
     run_file("pubsub.redis");
 }
+
+#[test]
+fn transactions() {
+    run_file("transactions.redis");
+}
+
+#[test]
+fn monitor() {
+    run_file("monitor.redis");
+}

@@ -3,8 +3,9 @@
 
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
+use tumbler_keyspace::WatchFlag;
 use tumbler_proto::Protocol;
 
 /// CLIENT REPLY state.
@@ -63,6 +64,12 @@ pub struct ClientInfo {
     pub outbox: Mutex<Vec<u8>>,
     /// Subscribed channels, patterns and shard channels (CLIENT LIST `sub`, `psub`, `ssub`).
     pub subs: [AtomicU32; 3],
+    /// Commands queued since MULTI, -1 outside a transaction (CLIENT LIST `multi`, flag `x`).
+    pub multi: AtomicI32,
+    /// Set when a key this client WATCHes changes (CLIENT LIST flag `d`).
+    pub watch: Arc<WatchFlag>,
+    /// The client is in MONITOR mode (CLIENT LIST flag `O`).
+    pub monitor: AtomicBool,
 }
 
 /// Most bytes of undelivered messages a client may have queued before it is disconnected:
@@ -103,6 +110,9 @@ impl ClientInfo {
             user: Mutex::new("default".to_string()),
             outbox: Mutex::new(Vec::new()),
             subs: Default::default(),
+            multi: AtomicI32::new(-1),
+            watch: Arc::default(),
+            monitor: AtomicBool::new(false),
         }
     }
 
@@ -230,6 +240,13 @@ pub struct Conn {
     pub subscribed: [std::collections::BTreeSet<Vec<u8>>; 3],
     /// Wakes this connection's task (installed by the network layer).
     pub wake: Arc<dyn Fn() + Send + Sync>,
+    /// The transaction being queued (MULTI), if any.
+    pub multi: Option<crate::cmd::transactions::Multi>,
+    /// Keys this connection WATCHes, as (database, key).
+    pub watched: Vec<(usize, Vec<u8>)>,
+    /// True while this connection has the keyspace to itself (inside EXEC or a script), so
+    /// that a command needing exclusive access runs at once instead of waiting for itself.
+    pub exclusive: bool,
 }
 
 /// A SHUTDOWN request, executed by the network layer.
@@ -260,6 +277,9 @@ impl Conn {
             own_messages: Vec::new(),
             subscribed: Default::default(),
             wake: Arc::new(|| {}),
+            multi: None,
+            watched: Vec::new(),
+            exclusive: false,
         }
     }
 

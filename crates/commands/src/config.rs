@@ -5,7 +5,7 @@
 //! Values read on hot paths (limits, maxmemory) are atomics; the rest sit behind a lock.
 
 use parking_lot::RwLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 
 /// `enable-debug-command` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +121,12 @@ pub struct Config {
     /// cannot be acquired again for this long (0: off). Applied to the keyspace by
     /// [`crate::Server::apply_config`].
     pub lock_delay: AtomicU64,
+    /// `slowlog-log-slower-than` in µs (-1: off).
+    pub slowlog_slower_than: AtomicI64,
+    /// `slowlog-max-len`.
+    pub slowlog_max_len: AtomicU64,
+    /// `latency-monitor-threshold` in ms (0: off).
+    pub latency_monitor_threshold: AtomicU64,
     /// `enable-debug-command`.
     pub debug: AtomicU8,
     /// `loglevel` index into [`LOGLEVELS`].
@@ -154,6 +160,9 @@ impl Default for Config {
             lock_max_ttl: AtomicU64::new(60_000),
             lock_restart_fence: AtomicBool::new(true),
             lock_delay: AtomicU64::new(0),
+            slowlog_slower_than: AtomicI64::new(10_000),
+            slowlog_max_len: AtomicU64::new(128),
+            latency_monitor_threshold: AtomicU64::new(0),
             debug: AtomicU8::new(DebugMode::No as u8),
             loglevel: AtomicU8::new(2),
             has_password: AtomicBool::new(false),
@@ -531,6 +540,48 @@ pub static PARAMS: &[Param] = &[
             get: |c| c.lock_delay.load(Relaxed) as i64,
             set: |c, v| {
                 c.lock_delay.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "slowlog-log-slower-than",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: -1,
+            max: i64::MAX,
+            get: |c| c.slowlog_slower_than.load(Relaxed),
+            set: |c, v| {
+                c.slowlog_slower_than.store(v, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "slowlog-max-len",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.slowlog_max_len.load(Relaxed) as i64,
+            set: |c, v| {
+                c.slowlog_max_len.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "latency-monitor-threshold",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.latency_monitor_threshold.load(Relaxed) as i64,
+            set: |c, v| {
+                c.latency_monitor_threshold.store(v as u64, Relaxed);
                 Ok(())
             },
         },

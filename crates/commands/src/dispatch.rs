@@ -1,10 +1,12 @@
 //! The dispatcher: from parsed arguments to a reply, with Redis' checks in Redis' order:
-//! exists → arity → authenticated → (ACL, out-of-memory, restart fence: later) → allowed in
-//! RESP2 subscribed mode → not busy → run.
+//! exists → arity → authenticated → allowed in a transaction → (ACL, out-of-memory: later) →
+//! allowed in RESP2 subscribed mode → not busy → queued (inside MULTI) or run. A command
+//! rejected inside MULTI aborts the transaction.
 
 use crate::client::ReplyMode;
+use crate::monitor::Source;
 use crate::registry::CommandId;
-use crate::spec::F;
+use crate::spec::{CommandSpec, F};
 use crate::{CmdError, Ctx};
 use std::sync::atomic::Ordering::Relaxed;
 use tumbler_proto::{errors, Args};
@@ -54,6 +56,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
         reject(ctx, Some(id), errors::NOAUTH.as_bytes());
         return Some(id);
     }
+    if ctx.conn.multi.is_some() && spec.has(F::NO_MULTI) {
+        reject(ctx, Some(id), b"ERR Command not allowed inside a transaction");
+        return Some(id);
+    }
     if ctx.conn.in_subscribed_mode()
         && !matches!(
             spec.name,
@@ -87,22 +93,16 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
     info.last_interaction.store(ctx.now, Relaxed);
 
     let mark = ctx.reply.len();
-    let errors_before = ctx.reply.error_count();
-    let result =
-        if spec.has(F::EXCLUSIVE) { ctx.exclusive(|ctx| (spec.handler)(ctx, args)) } else { (spec.handler)(ctx, args) };
-    if let Err(e) = result {
-        match e {
-            CmdError::Static(s) => ctx.reply.error(s),
-            CmdError::Owned(v) => ctx.reply.error_bytes(&v),
+    if let Some(multi) = ctx.conn.multi.as_mut() {
+        if !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+            multi.queue(id, args);
+            info.multi.store(multi.len() as i32, Relaxed);
+            ctx.reply.simple(b"QUEUED");
+            apply_reply_mode(ctx, mark);
+            return Some(id);
         }
     }
-    let failed = ctx.reply.error_count() != errors_before;
-    if failed {
-        if let Some(text) = ctx.reply.last_error() {
-            ctx.srv.stats.error(text);
-        }
-    }
-    ctx.srv.stats.worker(ctx.worker).call(id, failed);
+    call(ctx, id, args);
     apply_reply_mode(ctx, mark);
     if !ctx.conn.ready.is_empty() && !ctx.conn.no_block {
         crate::cmd::lists::serve_ready(ctx);
@@ -110,8 +110,80 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
     Some(id)
 }
 
+/// Runs a command that passed the checks (from the dispatcher, or queued and now run by
+/// EXEC), counting its call and any error it replied.
+pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
+    let spec = ctx.srv.registry.get(id).spec;
+    let errors_before = ctx.reply.error_count();
+    let cfg = &ctx.srv.config;
+    let timed = cfg.slowlog_slower_than.load(Relaxed) >= 0 || cfg.latency_monitor_threshold.load(Relaxed) > 0;
+    let started = timed.then(|| ctx.srv.clock.mono_us());
+    let result =
+        if spec.has(F::EXCLUSIVE) { ctx.exclusive(|ctx| (spec.handler)(ctx, args)) } else { (spec.handler)(ctx, args) };
+    // EXEC's own call succeeds whatever its commands replied; they are counted one by one.
+    let failed = match &result {
+        Err(_) => true,
+        Ok(()) if spec.name == "exec" => false,
+        Ok(()) => ctx.reply.error_count() != errors_before,
+    };
+    if let Err(e) = result {
+        match e {
+            CmdError::Static(s) => ctx.reply.error(s),
+            CmdError::Owned(v) => ctx.reply.error_bytes(&v),
+        }
+    }
+    // QUIT is not shown: Redis answers it before looking the command up.
+    if let Some(t0) = started {
+        let took = ctx.srv.clock.mono_us().saturating_sub(t0);
+        record_slow(ctx, spec, args, took);
+    }
+    if ctx.srv.monitors.active() && !spec.has(F::ADMIN | F::SKIP_MONITOR) && spec.name != "quit" {
+        let from = if ctx.conn.in_script { Source::Script } else { Source::Client(&ctx.conn.info) };
+        ctx.srv.monitors.feed(ctx.srv.clock.wall_us(), ctx.conn.db, from, args);
+    }
+    if failed {
+        if let Some(text) = ctx.reply.last_error() {
+            ctx.srv.stats.error(text);
+        }
+    }
+    ctx.srv.stats.worker(ctx.worker).call(id, failed);
+}
+
+/// SLOWLOG and LATENCY bookkeeping for a command that took `took` µs.
+/// The thresholds are read after the command, as Redis does (CONFIG SET slowlog-log-slower-than
+/// 0 logs itself).
+fn record_slow(ctx: &Ctx<'_>, spec: &CommandSpec, args: Args<'_>, took: u64) {
+    let slowlog = ctx.srv.config.slowlog_slower_than.load(Relaxed);
+    let latency = ctx.srv.config.latency_monitor_threshold.load(Relaxed);
+    if latency > 0 && took / 1000 >= latency {
+        let event = if spec.has(F::FAST) { "fast-command" } else { "command" };
+        ctx.srv.latency.add(event, ctx.srv.clock.wall_us() / 1_000_000, took / 1000);
+    }
+    if slowlog >= 0 && took >= slowlog as u64 && !spec.has(F::SKIP_SLOWLOG) {
+        let (peer, name) = if ctx.conn.in_script {
+            ("?:0".to_string(), Vec::new())
+        } else {
+            (ctx.conn.info.addr.clone(), ctx.conn.info.names.lock().name.clone())
+        };
+        let max_len = usize::try_from(ctx.srv.config.slowlog_max_len.load(Relaxed)).unwrap_or(usize::MAX);
+        ctx.srv.slowlog.push(args, took, ctx.srv.clock.wall_us() / 1_000_000, peer, name, max_len);
+    }
+}
+
 /// Replies with an error for a command refused before running, and counts it.
 fn reject(ctx: &mut Ctx<'_>, id: Option<CommandId>, msg: &[u8]) {
+    let mut abort_msg = Vec::new();
+    let mut msg = msg;
+    if let Some(multi) = ctx.conn.multi.as_mut() {
+        multi.aborted = true;
+        if id.is_some_and(|id| ctx.srv.registry.get(id).spec.name == "exec") {
+            // A rejected EXEC ends the transaction, saying why (Redis' execCommandAbort).
+            crate::cmd::transactions::end_multi(ctx.srv, ctx.conn);
+            abort_msg.extend_from_slice(b"EXECABORT Transaction discarded because of: ");
+            abort_msg.extend_from_slice(msg.strip_prefix(b"ERR ").unwrap_or(msg));
+            msg = &abort_msg;
+        }
+    }
     let mark = ctx.reply.len();
     ctx.reply.error_bytes(msg);
     ctx.srv.stats.error(msg);

@@ -14,10 +14,12 @@ pub mod docs;
 pub mod info;
 mod ldouble;
 pub mod locks;
+pub mod monitor;
 pub mod pubsub;
 pub mod registry;
 pub mod scripts;
 pub mod server;
+pub mod slowlog;
 pub mod spec;
 pub mod stats;
 pub mod table;
@@ -115,11 +117,18 @@ impl Ctx<'_> {
     /// the batch's time is read again on both sides, so that TTLs set afterwards count from
     /// when the command actually runs.
     pub fn exclusive<R>(&mut self, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        if self.conn.exclusive {
+            // Already alone (a command inside EXEC): entering again would wait for ourselves.
+            return f(self);
+        }
         let had_shared = self.gate.take().is_some();
         let out = {
             let _x = self.srv.gate.exclusive();
             self.now = self.srv.clock.mono_ms().max(self.now);
-            f(self)
+            self.conn.exclusive = true;
+            let out = f(self);
+            self.conn.exclusive = false;
+            out
         };
         if had_shared {
             self.gate = Some(self.srv.gate.shared(self.worker));

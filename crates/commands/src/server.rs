@@ -37,6 +37,12 @@ pub struct Server {
     pub pubsub: crate::pubsub::PubSub,
     /// Fencing tokens, the restart fence, lock statistics.
     pub locks: crate::locks::Locks,
+    /// MONITOR clients.
+    pub monitors: crate::monitor::Monitors,
+    /// SLOWLOG.
+    pub slowlog: crate::slowlog::SlowLog,
+    /// LATENCY events.
+    pub latency: crate::slowlog::Latency,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Monotonic ms at startup.
@@ -77,6 +83,9 @@ impl Server {
             scripts: crate::scripts::Scripts::default(),
             pubsub: crate::pubsub::PubSub::default(),
             locks: crate::locks::Locks::default(),
+            monitors: crate::monitor::Monitors::default(),
+            slowlog: crate::slowlog::SlowLog::default(),
+            latency: crate::slowlog::Latency::default(),
             clock,
             started,
             run_id: random_hex(40),
@@ -110,6 +119,7 @@ impl Server {
     /// startup and after CONFIG SET.
     pub fn apply_config(&self) {
         self.keyspace.stats.set_lock_delay_ms(self.config.lock_delay.load(Relaxed));
+        self.slowlog.trim(usize::try_from(self.config.slowlog_max_len.load(Relaxed)).unwrap_or(usize::MAX));
     }
 
     /// The worker index (statistics, gate slot) of connections the acceptor thread serves

@@ -5,7 +5,9 @@
 //! COMMAND INFO, key extraction and ACL categories all derive from this one place. tumbler-only
 //! flags (`F::EXCLUSIVE`, `F::EXTENSION`) are not shown by COMMAND INFO.
 
-use crate::cmd::{connection, hashes, keys, lists, lock, pubsub, scripting, server, sets, strings, zsets};
+use crate::cmd::{
+    connection, hashes, introspection, keys, lists, lock, pubsub, scripting, server, sets, strings, transactions, zsets,
+};
 use crate::spec::{Begin, CommandSpec, Find, KeySpec, C, F, KS};
 
 /// Every command, in the order COMMAND lists them.
@@ -2978,6 +2980,184 @@ pub static TABLE: &[CommandSpec] = &[
             find: Find::Range { lastkey: 0, step: 1, limit: 0 },
         }],
         handler: zsets::zrandmember,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "multi",
+        arity: 1,
+        flags: F::NOSCRIPT | F::LOADING | F::STALE | F::FAST | F::ALLOW_BUSY,
+        acl: C::FAST | C::TRANSACTION,
+        legacy_keys: (0, 0, 0),
+        handler: transactions::multi,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "exec",
+        arity: 1,
+        flags: F::NOSCRIPT | F::LOADING | F::STALE | F::SKIP_SLOWLOG,
+        acl: C::SLOW | C::TRANSACTION,
+        legacy_keys: (0, 0, 0),
+        handler: transactions::exec,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "discard",
+        arity: 1,
+        flags: F::NOSCRIPT | F::LOADING | F::STALE | F::FAST | F::ALLOW_BUSY,
+        acl: C::FAST | C::TRANSACTION,
+        legacy_keys: (0, 0, 0),
+        handler: transactions::discard,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "watch",
+        arity: -2,
+        flags: F::NOSCRIPT | F::LOADING | F::STALE | F::FAST | F::ALLOW_BUSY,
+        acl: C::FAST | C::TRANSACTION,
+        legacy_keys: (1, -1, 1),
+        keys: &[KeySpec {
+            notes: "",
+            flags: KS::RO,
+            begin: Begin::Index(1),
+            find: Find::Range { lastkey: -1, step: 1, limit: 0 },
+        }],
+        handler: transactions::watch,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "unwatch",
+        arity: 1,
+        flags: F::NOSCRIPT | F::LOADING | F::STALE | F::FAST | F::ALLOW_BUSY,
+        acl: C::FAST | C::TRANSACTION,
+        legacy_keys: (0, 0, 0),
+        handler: transactions::unwatch,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "monitor",
+        arity: 1,
+        flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+        acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+        legacy_keys: (0, 0, 0),
+        handler: connection::monitor,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "slowlog",
+        arity: -2,
+        flags: F::NONE,
+        acl: C::SLOW,
+        legacy_keys: (0, 0, 0),
+        subcommands: &[
+            CommandSpec {
+                name: "help",
+                arity: 2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: introspection::slowlog_help,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "reset",
+                arity: 2,
+                flags: F::ADMIN | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+                handler: introspection::slowlog_reset,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "get",
+                arity: -2,
+                flags: F::ADMIN | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_nodes", "nondeterministic_output"],
+                handler: introspection::slowlog_get,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "len",
+                arity: 2,
+                flags: F::ADMIN | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"],
+                handler: introspection::slowlog_len,
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "latency",
+        arity: -2,
+        flags: F::NONE,
+        acl: C::SLOW,
+        legacy_keys: (0, 0, 0),
+        subcommands: &[
+            CommandSpec {
+                name: "doctor",
+                arity: 2,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+                handler: introspection::latency_doctor,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "help",
+                arity: 2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: introspection::latency_help,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "reset",
+                arity: -2,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_nodes", "response_policy:all_succeeded"],
+                handler: introspection::latency_reset,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "graph",
+                arity: 3,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+                handler: introspection::latency_graph,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "history",
+                arity: 3,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+                handler: introspection::latency_history,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "latest",
+                arity: 2,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+                handler: introspection::latency_latest,
+                ..CommandSpec::DEFAULT
+            },
+        ],
         ..CommandSpec::DEFAULT
     },
 ];

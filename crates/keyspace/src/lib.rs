@@ -16,17 +16,21 @@ pub mod gate;
 mod shard;
 pub mod stats;
 pub mod types;
+pub mod watch;
 
 pub use entry::{Entry, Kind, LockMeta, NewValue, Type, Value, NO_EXPIRE};
 pub use gate::Gate;
 pub use shard::Shard;
 pub use stats::KeyspaceStats;
 pub use types::{Hash, Limits, List, Set, ZSet};
+pub use watch::{WatchFlag, Watches};
+
+use watch::KeyState;
 
 use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Shards per database. Must be a power of two no larger than 64 (shard sets are `u64` masks).
@@ -116,6 +120,8 @@ pub struct Keyspace {
     dbs: Box<[Db]>,
     /// Expiry statistics.
     pub stats: KeyspaceStats,
+    /// Keys watched by transactions (WATCH).
+    pub watches: Watches,
     wakeup: Wakeup,
 }
 
@@ -129,19 +135,47 @@ pub struct KeyEntry<'a> {
     /// new key) probe the table once to look and once to insert.
     present: bool,
     stats: &'a KeyspaceStats,
+    db: usize,
+    watches: &'a Watches,
+    /// The key changed through this access: transactions watching it are told when the
+    /// access ends (still under the shard lock), unless [`KeyEntry::unchanged`] retracts it.
+    changed: bool,
+}
+
+impl Drop for KeyEntry<'_> {
+    fn drop(&mut self) {
+        if self.changed {
+            self.watches.touch(self.db, self.key, false);
+        }
+    }
 }
 
 impl<'a> KeyEntry<'a> {
-    fn new(shard: &'a mut Shard, hash: u64, key: &'a [u8], now: u64, stats: &'a KeyspaceStats) -> Self {
+    fn new(shard: &'a mut Shard, k: &KeyRef<'a>, now: u64, ks: &'a Keyspace) -> Self {
+        let (hash, key) = (k.hash, k.key);
         let present = match shard.find(hash, key) {
             Some(e) if e.is_expired(now) => {
-                shard.remove_expired(hash, key, stats);
+                shard.remove_expired(hash, key, &ks.stats);
+                ks.watches.touch(k.db, key, true);
                 false
             }
             Some(_) => true,
             None => false,
         };
-        KeyEntry { shard, hash, key, now, present, stats }
+        KeyEntry { shard, hash, key, now, present, stats: &ks.stats, db: k.db, watches: &ks.watches, changed: false }
+    }
+
+    /// Notes that the key changed, for transactions watching it (Redis' signalModifiedKey).
+    #[inline]
+    fn touched(&mut self) {
+        self.changed = true;
+    }
+
+    /// Retracts [`KeyEntry::touched`] after an aggregate command that turned out to change
+    /// nothing (SREM of a missing member, LREM without a match…): as in Redis, that does not
+    /// abort a transaction watching the key.
+    pub fn unchanged(&mut self) {
+        self.changed = false;
     }
 
     /// The key.
@@ -185,6 +219,7 @@ impl<'a> KeyEntry<'a> {
     }
 
     fn store(&mut self, entry: Entry, ttl: Ttl) -> Option<Entry> {
+        self.touched();
         if self.present {
             let old = self.shard.replace(self.hash, entry, ttl == Ttl::Keep);
             if let Ttl::At(at) = ttl {
@@ -204,6 +239,7 @@ impl<'a> KeyEntry<'a> {
 
     /// Stores an already built entry (COPY, RENAME) with deadline `expire_at`.
     pub fn put(&mut self, entry: Entry, expire_at: u64) -> Option<Entry> {
+        self.touched();
         let old = if self.present { self.shard.remove(self.hash, self.key) } else { None };
         self.shard.insert(self.hash, entry, expire_at);
         self.present = true;
@@ -216,6 +252,7 @@ impl<'a> KeyEntry<'a> {
             return None;
         }
         self.present = false;
+        self.touched();
         let old = self.shard.remove(self.hash, self.key);
         if old.as_ref().is_some_and(Entry::is_lock) {
             self.stats.record_lock_released();
@@ -232,6 +269,7 @@ impl<'a> KeyEntry<'a> {
         if self.get().is_some_and(Entry::is_lock) {
             self.stats.record_lock_extended();
         }
+        self.touched();
         self.shard.set_expire(self.hash, self.key, at)
     }
 
@@ -243,6 +281,7 @@ impl<'a> KeyEntry<'a> {
     /// The live entry, mutably (LOCK.EXTEND and LOCK.FENCE update a lock's record in place).
     pub fn get_mut(&mut self) -> Option<&mut Entry> {
         if self.present {
+            self.touched();
             self.shard.find_mut(self.hash, self.key)
         } else {
             None
@@ -252,7 +291,10 @@ impl<'a> KeyEntry<'a> {
     /// Removes the key's TTL; true if it had one.
     pub fn persist(&mut self) -> bool {
         match self.get() {
-            Some(e) if e.expire_at() != NO_EXPIRE => self.shard.set_expire(self.hash, self.key, NO_EXPIRE),
+            Some(e) if e.expire_at() != NO_EXPIRE => {
+                self.touched();
+                self.shard.set_expire(self.hash, self.key, NO_EXPIRE)
+            }
             _ => false,
         }
     }
@@ -264,6 +306,7 @@ impl<'a> KeyEntry<'a> {
         if e.value_type() != Type::String {
             return None;
         }
+        self.changed = true;
         if e.kind() != Kind::HeapStr {
             let bytes = e.value().to_vec();
             let fresh = Entry::new(self.key, NewValue::Raw(bytes), e.lru());
@@ -307,6 +350,7 @@ impl<'a> KeyEntry<'a> {
                 }
             },
         }
+        self.touched();
         let Some(e) = self.shard.find_mut(self.hash, self.key) else { return Ok(None) };
         let before = e.heap_bytes();
         let Some(value) = get(e) else { return Err(WrongType) };
@@ -389,7 +433,7 @@ impl<'k> Locked<'k> {
         let part =
             self.parts.iter_mut().find(|p| p.db == k.db && p.shard == k.shard()).expect("key locked by this operation");
         match &mut part.guard {
-            Guard::Write(g) => KeyEntry::new(g, k.hash, k.key, now, &ks.stats),
+            Guard::Write(g) => KeyEntry::new(g, k, now, ks),
             Guard::Read(_) => panic!("key locked for reading only"),
         }
     }
@@ -402,6 +446,16 @@ impl Drop for Locked<'_> {
                 self.ks.publish_due(&self.ks.dbs[p.db].shards[p.shard], g);
             }
         }
+    }
+}
+
+/// Whether `key` exists in a database whose shards are `shards` (locked), at `now`.
+fn key_state(shards: &[RwLockWriteGuard<'_, Shard>], key: &[u8], now: u64) -> KeyState {
+    let hash = hash_key(key);
+    match shards[shard_of(hash)].find(hash, key) {
+        None => KeyState::Missing,
+        Some(e) if e.is_expired(now) => KeyState::Expired,
+        Some(_) => KeyState::Live,
     }
 }
 
@@ -454,6 +508,7 @@ impl Keyspace {
         Keyspace {
             dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
             stats: KeyspaceStats::default(),
+            watches: Watches::default(),
             wakeup: Wakeup { planned: AtomicU64::new(u64::MAX), ..Default::default() },
         }
     }
@@ -491,6 +546,7 @@ impl Keyspace {
         let mut g = slot.lock.write();
         if g.find(k.hash, k.key).is_some_and(|e| e.is_expired(now)) {
             g.remove_expired(k.hash, k.key, &self.stats);
+            self.watches.touch(k.db, k.key, true);
             self.publish_due(slot, &g);
         }
         f(None)
@@ -502,7 +558,7 @@ impl Keyspace {
         let slot = self.slot(&k);
         let mut g = slot.lock.write();
         let out = {
-            let mut e = KeyEntry::new(&mut g, k.hash, k.key, now, &self.stats);
+            let mut e = KeyEntry::new(&mut g, &k, now, self);
             f(&mut e)
         };
         self.publish_due(slot, &g);
@@ -526,6 +582,15 @@ impl Keyspace {
         Locked { ks: self, now, parts }
     }
 
+    /// Starts watching `k` for the transaction whose flag is `flag` (WATCH). Returns false
+    /// if it already watched the key.
+    pub fn watch(&self, k: KeyRef<'_>, now: u64, flag: &Arc<WatchFlag>) -> bool {
+        // Under the shard lock, so that no change slips between looking and registering.
+        let g = self.slot(&k).lock.read();
+        let expired = g.find(k.hash, k.key).is_some_and(|e| e.is_expired(now));
+        self.watches.add(k.db, k.key, expired, flag)
+    }
+
     /// Tells the expiry thread about the shard's next timer if it is earlier than planned.
     #[inline]
     fn publish_due(&self, slot: &ShardSlot, shard: &Shard) {
@@ -545,13 +610,21 @@ impl Keyspace {
     /// `budget` timers per shard. Returns the number of keys removed.
     pub fn reclaim(&self, now: u64, budget: usize) -> usize {
         let mut removed = 0;
-        for db in self.dbs.iter() {
+        for (db_index, db) in self.dbs.iter().enumerate() {
             for slot in db.shards.iter() {
                 if slot.next_due.load(Ordering::Relaxed) > now {
                     continue;
                 }
                 let mut g = slot.lock.write();
-                removed += g.reclaim(now, budget, &self.stats);
+                if self.watches.active() {
+                    let mut gone = Vec::new();
+                    removed += g.reclaim(now, budget, &self.stats, Some(&mut gone));
+                    for key in &gone {
+                        self.watches.touch(db_index, key, true);
+                    }
+                } else {
+                    removed += g.reclaim(now, budget, &self.stats, None);
+                }
                 slot.next_due.store(g.next_due(), Ordering::Relaxed);
             }
         }
@@ -727,8 +800,9 @@ impl Keyspace {
 
     /// Empties `db`. Returns the old shards so the caller can drop them elsewhere (FLUSHDB
     /// ASYNC). All shards are held at once: the flush is atomic for other clients.
-    pub fn flush_db(&self, db: usize) -> Vec<Shard> {
+    pub fn flush_db(&self, db: usize, now: u64) -> Vec<Shard> {
         let mut guards: Vec<_> = self.dbs[db].shards.iter().map(|s| s.lock.write()).collect();
+        self.watches.touch_db(db, None, |_, key| key_state(&guards, key, now));
         let old = guards.iter_mut().map(|g| g.take()).collect();
         for (slot, _) in self.dbs[db].shards.iter().zip(&guards) {
             slot.next_due.store(u64::MAX, Ordering::Relaxed);
@@ -737,8 +811,12 @@ impl Keyspace {
     }
 
     /// Empties every database atomically; returns the old shards.
-    pub fn flush_all(&self) -> Vec<Shard> {
+    pub fn flush_all(&self, now: u64) -> Vec<Shard> {
         let mut guards: Vec<_> = self.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.lock.write()).collect();
+        for db in 0..self.dbs.len() {
+            let shards = &guards[db * SHARDS..(db + 1) * SHARDS];
+            self.watches.touch_db(db, None, |_, key| key_state(shards, key, now));
+        }
         let old = guards.iter_mut().map(|g| g.take()).collect();
         for slot in self.dbs.iter().flat_map(|d| d.shards.iter()) {
             slot.next_due.store(u64::MAX, Ordering::Relaxed);
@@ -747,13 +825,16 @@ impl Keyspace {
     }
 
     /// Swaps the contents of two databases atomically (SWAPDB).
-    pub fn swap_db(&self, a: usize, b: usize) {
+    pub fn swap_db(&self, a: usize, b: usize, now: u64) {
         if a == b {
             return;
         }
         let (lo, hi) = (a.min(b), a.max(b));
         let mut ga: Vec<_> = self.dbs[lo].shards.iter().map(|s| s.lock.write()).collect();
         let mut gb: Vec<_> = self.dbs[hi].shards.iter().map(|s| s.lock.write()).collect();
+        let state = |db: usize, key: &[u8]| key_state(if db == lo { &ga } else { &gb }, key, now);
+        self.watches.touch_db(lo, Some(hi), state);
+        self.watches.touch_db(hi, Some(lo), state);
         for (x, y) in ga.iter_mut().zip(gb.iter_mut()) {
             x.swap_with(y);
         }

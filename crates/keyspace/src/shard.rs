@@ -243,7 +243,14 @@ impl Shard {
 
     /// Reclaims keys whose timers are due at `now`, handling at most `budget` timers. Returns
     /// how many keys were removed.
-    pub(crate) fn reclaim(&mut self, now: u64, budget: usize, stats: &KeyspaceStats) -> usize {
+    /// With `gone`, the keys removed are pushed there (for WATCH).
+    pub(crate) fn reclaim(
+        &mut self,
+        now: u64,
+        budget: usize,
+        stats: &KeyspaceStats,
+        mut gone: Option<&mut Vec<Vec<u8>>>,
+    ) -> usize {
         let mut removed = 0;
         for _ in 0..budget {
             let Some(wheel) = self.wheel.as_deref_mut() else { break };
@@ -255,6 +262,9 @@ impl Shard {
                     let at = entry.expire_at();
                     stats.record_expired(now.saturating_sub(at));
                     Self::note_expired(&mut self.lock_delays, entry.is_lock(), entry.key(), at, stats);
+                    if let Some(gone) = gone.as_deref_mut() {
+                        gone.push(entry.key().to_vec());
+                    }
                     wheel.remove(id);
                     self.entry_bytes -= entry.heap_bytes();
                     self.expires -= 1;
@@ -335,12 +345,12 @@ mod tests {
         for i in 0..100u64 {
             put(&mut s, format!("k{i}").as_bytes(), 1000 + i);
         }
-        assert_eq!(s.reclaim(1000, usize::MAX, &stats), 0, "alive at exactly the deadline");
-        assert_eq!(s.reclaim(1001, usize::MAX, &stats), 1);
-        assert_eq!(s.reclaim(1050, 10, &stats), 10, "budget respected");
-        assert_eq!(s.reclaim(1050, usize::MAX, &stats), 39);
+        assert_eq!(s.reclaim(1000, usize::MAX, &stats, None), 0, "alive at exactly the deadline");
+        assert_eq!(s.reclaim(1001, usize::MAX, &stats, None), 1);
+        assert_eq!(s.reclaim(1050, 10, &stats, None), 10, "budget respected");
+        assert_eq!(s.reclaim(1050, usize::MAX, &stats, None), 39);
         assert_eq!(s.len(), 50);
-        assert_eq!(s.reclaim(5000, usize::MAX, &stats), 50);
+        assert_eq!(s.reclaim(5000, usize::MAX, &stats, None), 50);
         assert_eq!((s.len(), s.expires(), s.entry_bytes()), (0, 0, 0));
         assert!(s.wheel.is_none());
     }
@@ -351,8 +361,8 @@ mod tests {
         let mut s = Shard::default();
         put(&mut s, b"k", 100);
         s.set_expire(hash_key(b"k"), b"k", 500);
-        assert_eq!(s.reclaim(200, usize::MAX, &stats), 0);
+        assert_eq!(s.reclaim(200, usize::MAX, &stats, None), 0);
         assert_eq!(s.len(), 1);
-        assert_eq!(s.reclaim(501, usize::MAX, &stats), 1);
+        assert_eq!(s.reclaim(501, usize::MAX, &stats, None), 1);
     }
 }

@@ -199,14 +199,14 @@ fn random_key_flush_and_swap() {
         assert_eq!(ks.random_key(0, 10, &mut rnd).as_deref(), Some(&b"only"[..]));
     }
     set(&ks, 1, b"one", b"v", Ttl::At(500), 0);
-    ks.swap_db(0, 1);
+    ks.swap_db(0, 1, 500);
     assert_eq!(get(&ks, 0, b"one", 0).as_deref(), Some(&b"v"[..]));
     assert_eq!(get(&ks, 1, b"only", 0).as_deref(), Some(&b"v"[..]));
     // The timer moved with its key.
     assert_eq!(ks.reclaim(501, usize::MAX), 2);
     assert_eq!(ks.dbsize(0), 0);
     set(&ks, 2, b"x", b"v", Ttl::At(900), 0);
-    let old = ks.flush_all();
+    let old = ks.flush_all(501);
     assert_eq!(old.iter().map(Shard::len).sum::<usize>(), 2);
     assert_eq!(ks.dbsize(1) + ks.dbsize(2), 0);
     assert_eq!(ks.next_due(), u64::MAX);
@@ -234,4 +234,46 @@ fn wait_for_due_wakes_on_an_earlier_deadline() {
     set(&ks, 0, b"k", b"v", Ttl::At(10), 0);
     let waited = t.join().expect("thread");
     assert!(waited < Duration::from_secs(2), "woken by the new deadline, not the timeout");
+}
+
+#[test]
+fn watches_see_writes_expiry_and_flushes_of_their_keys_only() {
+    let ks = Keyspace::new(2);
+    let flag = || Arc::new(WatchFlag::default());
+    set(&ks, 0, b"w", b"v", Ttl::At(1000), 0);
+    let (on_w, on_missing, on_other) = (flag(), flag(), flag());
+    ks.watch(ks.key(0, b"w"), 0, &on_w);
+    ks.watch(ks.key(0, b"missing"), 0, &on_missing);
+    ks.watch(ks.key(1, b"w"), 0, &on_other);
+    // A read changes nothing; a failed conditional write neither.
+    get(&ks, 0, b"w", 10);
+    ks.write(ks.key(0, b"w"), 10, |e| e.exists());
+    assert!(!on_w.is_dirty());
+    // The wheel reclaiming the key is a change for its watcher only.
+    assert_eq!(ks.reclaim(1001, usize::MAX), 1);
+    assert!(on_w.is_dirty());
+    assert!(!on_missing.is_dirty() && !on_other.is_dirty());
+    // FLUSHALL touches existing keys, not missing ones.
+    set(&ks, 1, b"w", b"v", Ttl::Clear, 0);
+    assert!(on_other.is_dirty(), "a write in database 1");
+    on_other.clear();
+    ks.flush_all(1002);
+    assert!(on_other.is_dirty());
+    assert!(!on_missing.is_dirty());
+    ks.watches.remove(&[(0, b"w".to_vec()), (0, b"missing".to_vec())], &on_w);
+    ks.watches.remove(&[(0, b"missing".to_vec())], &on_missing);
+    ks.watches.remove(&[(1, b"w".to_vec())], &on_other);
+    assert!(!ks.watches.active());
+}
+
+#[test]
+fn watching_an_expired_key_ignores_its_deletion() {
+    let ks = Keyspace::new(1);
+    set(&ks, 0, b"k", b"v", Ttl::At(100), 0);
+    let f = Arc::new(WatchFlag::default());
+    ks.watch(ks.key(0, b"k"), 200, &f);
+    assert_eq!(get(&ks, 0, b"k", 200), None);
+    assert!(!f.is_dirty(), "the expired key's deletion is no logical change");
+    set(&ks, 0, b"k", b"v", Ttl::Clear, 200);
+    assert!(f.is_dirty());
 }

@@ -166,6 +166,8 @@ pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// RESET: back to a fresh connection's state.
 pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
     crate::cmd::pubsub::unsubscribe_all(ctx.srv, ctx.conn);
+    crate::cmd::transactions::end_multi(ctx.srv, ctx.conn);
+    stop_monitoring(ctx.srv, &ctx.conn.info);
     ctx.conn.db = 0;
     ctx.conn.info.db.store(0, Relaxed);
     ctx.conn.protocol = Protocol::Resp2;
@@ -177,6 +179,27 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
     set_name(&ctx.conn.info, b"");
     ctx.reply.simple(b"RESET");
     Ok(())
+}
+
+/// MONITOR
+pub fn monitor(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    if ctx.conn.no_block {
+        // Inside EXEC: the client expects one reply per command.
+        return Err("ERR MONITOR isn't allowed for DENY BLOCKING client".into());
+    }
+    // A client already monitoring gets no reply at all, as in Redis.
+    if ctx.srv.monitors.add(&ctx.conn.info) {
+        ctx.conn.info.monitor.store(true, Relaxed);
+        ctx.reply.ok();
+    }
+    Ok(())
+}
+
+/// Ends MONITOR mode for `c` (RESET, disconnection).
+pub fn stop_monitoring(srv: &crate::Server, c: &ClientInfo) {
+    if c.monitor.swap(false, Relaxed) {
+        srv.monitors.remove(c.id);
+    }
 }
 
 /// CLIENT ID
@@ -346,11 +369,21 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo, out: &mut String) {
     let names = c.names.lock().clone();
     // In Redis' order: P, x, b, …, e.
     let mut flags = String::new();
+    if c.monitor.load(Relaxed) {
+        flags.push('O');
+    }
     if c.subscriptions() > 0 {
         flags.push('P');
     }
+    let multi = c.multi.load(Relaxed);
+    if multi >= 0 {
+        flags.push('x');
+    }
     if ctx.srv.blocking.of_client(c.id).is_some() {
         flags.push('b');
+    }
+    if c.watch.is_dirty() {
+        flags.push('d');
     }
     if c.no_evict.load(Relaxed) {
         flags.push('e');
@@ -367,7 +400,7 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo, out: &mut String) {
     let omem = c.omem.load(Relaxed);
     let _ = write!(
         out,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.id,
         c.addr,
         c.laddr,
@@ -380,6 +413,7 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo, out: &mut String) {
         c.subs[0].load(Relaxed),
         c.subs[1].load(Relaxed),
         c.subs[2].load(Relaxed),
+        multi,
         qbuf,
         qfree,
         qbuf + qfree,

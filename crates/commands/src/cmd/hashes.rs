@@ -50,16 +50,19 @@ pub fn hmset(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// HSETNX key field value
 pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let limits = ctx.srv.config.encoding.get();
-    let set =
-        ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
-            e.with_hash(true, |h| {
-                if h.get(args.get(2)).is_some() {
-                    false
-                } else {
-                    h.set(args.get(2), args.get(3), &limits)
-                }
-            })
-        })?;
+    let set = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
+        let set = e.with_hash(true, |h| {
+            if h.get(args.get(2)).is_some() {
+                false
+            } else {
+                h.set(args.get(2), args.get(3), &limits)
+            }
+        });
+        if matches!(set, Ok(Some(false))) {
+            e.unchanged();
+        }
+        set
+    })?;
     ctx.reply.int(i64::from(set.unwrap_or(false)));
     Ok(())
 }
@@ -107,7 +110,11 @@ pub fn hmget(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// HDEL key field [field ...]
 pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let n = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
-        e.with_hash(false, |h| args.iter().skip(2).filter(|f| h.remove(f)).count())
+        let n = e.with_hash(false, |h| args.iter().skip(2).filter(|f| h.remove(f)).count());
+        if matches!(n, Ok(Some(0))) {
+            e.unchanged();
+        }
+        n
     })?;
     ctx.reply.int(n.unwrap_or(0) as i64);
     Ok(())

@@ -429,7 +429,8 @@ pub fn move_(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Ok(());
     }
     let at = locked.get(&ks).map_or(NO_EXPIRE, Entry::expire_at);
-    if let Some(e) = locked.entry(&ks).remove() {
+    let moved = locked.entry(&ks).remove();
+    if let Some(e) = moved {
         locked.entry(&kd).put(e, at);
     }
     drop(locked);
@@ -465,7 +466,7 @@ fn dispose(old: Vec<tumbler_keyspace::Shard>, background: bool) {
 /// FLUSHDB [ASYNC | SYNC]
 pub fn flushdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let bg = flush_mode(&args)?;
-    let old = ctx.srv.keyspace.flush_db(ctx.conn.db);
+    let old = ctx.srv.keyspace.flush_db(ctx.conn.db, ctx.now);
     dispose(old, bg);
     ctx.reply.ok();
     Ok(())
@@ -474,7 +475,7 @@ pub fn flushdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// FLUSHALL [ASYNC | SYNC]
 pub fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let bg = flush_mode(&args)?;
-    let old = ctx.srv.keyspace.flush_all();
+    let old = ctx.srv.keyspace.flush_all(ctx.now);
     dispose(old, bg);
     ctx.reply.ok();
     Ok(())
@@ -488,7 +489,7 @@ pub fn swapdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if !(0..n).contains(&first) || !(0..n).contains(&second) {
         return Err(errors::DB_OUT_OF_RANGE.into());
     }
-    ctx.srv.keyspace.swap_db(first as usize, second as usize);
+    ctx.srv.keyspace.swap_db(first as usize, second as usize, ctx.now);
     ctx.reply.ok();
     Ok(())
 }

@@ -216,7 +216,11 @@ pub fn lset(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 pub fn lrem(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let count = int(args.get(2))?;
     let n = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
-        e.with_list(false, |l| l.remove_value(args.get(3), count.unsigned_abs() as usize, count < 0))
+        let n = e.with_list(false, |l| l.remove_value(args.get(3), count.unsigned_abs() as usize, count < 0));
+        if matches!(n, Ok(Some(0))) {
+            e.unchanged();
+        }
+        n
     })?;
     ctx.reply.int(n.unwrap_or(0) as i64);
     Ok(())
@@ -252,7 +256,7 @@ pub fn linsert(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     };
     let (pivot, v) = (args.get(3), args.get(4));
     let r = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
-        e.with_list(false, |l| {
+        let r = e.with_list(false, |l| {
             let at = l.iter().position(|x| x == pivot);
             match at {
                 Some(i) => {
@@ -261,7 +265,11 @@ pub fn linsert(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
                 }
                 None => -1,
             }
-        })
+        });
+        if matches!(r, Ok(Some(-1))) {
+            e.unchanged();
+        }
+        r
     })?;
     ctx.reply.int(r.unwrap_or(0));
     Ok(())

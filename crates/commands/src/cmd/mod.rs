@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod hashes;
+pub mod introspection;
 pub mod keys;
 pub mod lists;
 pub mod lock;
@@ -10,4 +11,5 @@ pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod transactions;
 pub mod zsets;

@@ -78,6 +78,12 @@ pub fn evalsha_ro(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 fn run_script(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro_command: bool) -> CmdResult {
+    // EVAL is flagged skip-monitor and shown here instead, so that MONITOR lists it before
+    // the commands the script runs (as Redis does).
+    if ctx.srv.monitors.active() {
+        let from = crate::monitor::Source::Client(&ctx.conn.info);
+        ctx.srv.monitors.feed(ctx.srv.clock.wall_us(), ctx.conn.db, from, args);
+    }
     let first = args.get(1);
     if by_sha && first.len() != 40 {
         return Err(errors::NOSCRIPT.into());
@@ -129,6 +135,9 @@ fn run_script(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro_command: bool)
             conn.db = ctx.conn.db;
             conn.no_block = true;
             conn.in_script = true;
+            // The script already has the keyspace to itself (FLUSHALL from a script must not
+            // wait for it).
+            conn.exclusive = true;
             conn.caller = ctx.conn.id();
             conn.authenticated = true;
             let mut host =
@@ -188,7 +197,6 @@ impl Host for ScriptHost<'_> {
         }
         self.reply.set_protocol(if resp == 3 { Protocol::Resp3 } else { Protocol::Resp2 });
         self.conn.protocol = self.reply.protocol();
-        let errors_before = self.reply.error_count();
         let mut ctx = Ctx {
             srv: self.srv,
             conn: &mut *self.conn,
@@ -197,19 +205,7 @@ impl Host for ScriptHost<'_> {
             worker: self.worker,
             gate: None,
         };
-        if let Err(e) = (spec.handler)(&mut ctx, argv) {
-            match e {
-                CmdError::Static(s) => ctx.reply.error(s),
-                CmdError::Owned(v) => ctx.reply.error_bytes(&v),
-            }
-        }
-        let failed = self.reply.error_count() != errors_before;
-        if failed {
-            if let Some(text) = self.reply.last_error() {
-                self.srv.stats.error(text);
-            }
-        }
-        self.srv.stats.worker(self.worker).call(id, failed);
+        crate::dispatch::call(&mut ctx, id, argv);
         out.extend_from_slice(self.reply.as_bytes());
         let n = self.reply.len();
         self.reply.consume(n);

@@ -32,7 +32,11 @@ fn reply_members(ctx: &mut Ctx<'_>, members: &[Vec<u8>], as_set: bool) {
 pub fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let limits = ctx.srv.config.encoding.get();
     let n = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
-        e.with_set(true, |s| args.iter().skip(2).filter(|m| s.insert(m, &limits)).count())
+        let n = e.with_set(true, |s| args.iter().skip(2).filter(|m| s.insert(m, &limits)).count());
+        if matches!(n, Ok(Some(0))) {
+            e.unchanged();
+        }
+        n
     })?;
     ctx.reply.int(n.unwrap_or(0) as i64);
     Ok(())
@@ -41,7 +45,11 @@ pub fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// SREM key member [member ...]
 pub fn srem(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let n = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
-        e.with_set(false, |s| args.iter().skip(2).filter(|m| s.remove(m)).count())
+        let n = e.with_set(false, |s| args.iter().skip(2).filter(|m| s.remove(m)).count());
+        if matches!(n, Ok(Some(0))) {
+            e.unchanged();
+        }
+        n
     })?;
     ctx.reply.int(n.unwrap_or(0) as i64);
     Ok(())
@@ -302,7 +310,14 @@ pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         ctx.reply.int(i64::from(present));
         return Ok(());
     }
-    let removed = locked.entry(&src).with_set(false, |s| s.remove(m))?.unwrap_or(false);
+    let removed = {
+        let mut se = locked.entry(&src);
+        let removed = se.with_set(false, |s| s.remove(m))?.unwrap_or(false);
+        if !removed {
+            se.unchanged();
+        }
+        removed
+    };
     if removed {
         locked.entry(&dst).with_set(true, |s| s.insert(m, &limits))?;
     }

@@ -158,7 +158,8 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, zincrby: bool) -> CmdResult {
             // Nothing can be added: do not create the key.
             return Ok(None);
         }
-        e.with_zset(true, |z| -> Result<(usize, Option<f64>), CmdError> {
+        let mut modified = false;
+        let r = e.with_zset(true, |z| -> Result<(usize, Option<f64>), CmdError> {
             let (mut added, mut changed) = (0usize, 0usize);
             let mut last = None;
             for (s, m) in &pairs {
@@ -193,8 +194,13 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, zincrby: bool) -> CmdResult {
                 }
                 last = Some(new);
             }
+            modified = added + changed > 0;
             Ok((if ch { added + changed } else { added }, last))
-        })
+        });
+        if !modified {
+            e.unchanged();
+        }
+        r
     })?;
     let outcome = match result {
         None => None,
@@ -217,7 +223,11 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, zincrby: bool) -> CmdResult {
 /// ZREM key member [member ...]
 pub fn zrem(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let n = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
-        e.with_zset(false, |z| args.iter().skip(2).filter(|m| z.remove(m)).count())
+        let n = e.with_zset(false, |z| args.iter().skip(2).filter(|m| z.remove(m)).count());
+        if matches!(n, Ok(Some(0))) {
+            e.unchanged();
+        }
+        n
     })?;
     ctx.reply.int(n.unwrap_or(0) as i64);
     Ok(())
@@ -488,10 +498,14 @@ pub fn zrevrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 fn remrange(ctx: &mut Ctx<'_>, args: Args<'_>, by: By) -> CmdResult {
     let n = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
-        e.with_zset(false, |z| {
+        let n = e.with_zset(false, |z| {
             let victims: Vec<Vec<u8>> = select(z, &by, false, None).into_iter().map(|(_, m)| m).collect();
             victims.iter().filter(|m| z.remove(m)).count()
-        })
+        });
+        if matches!(n, Ok(Some(0))) {
+            e.unchanged();
+        }
+        n
     })?;
     ctx.reply.int(n.unwrap_or(0) as i64);
     Ok(())

@@ -1,0 +1,167 @@
+//! SLOWLOG and LATENCY.
+
+use crate::cmd::connection::help;
+use crate::{CmdError, CmdResult, Ctx};
+use std::sync::atomic::Ordering::Relaxed;
+use tumbler_proto::{num, Args};
+
+/// SLOWLOG GET [count]
+pub fn slowlog_get(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    if args.len() > 3 {
+        return Err("ERR unknown subcommand or wrong number of arguments for 'GET'. Try SLOWLOG HELP.".into());
+    }
+    let count = match args.opt(2) {
+        None => 10,
+        Some(a) => match num::parse_i64(a) {
+            Some(-1) => usize::MAX,
+            Some(n) if n >= 0 => n as usize,
+            _ => return Err("ERR count should be greater than or equal to -1".into()),
+        },
+    };
+    let reply = &mut *ctx.reply;
+    ctx.srv.slowlog.with_entries(count, |entries| {
+        let entries: Vec<_> = entries.collect();
+        reply.array(entries.len());
+        for e in entries {
+            reply.array(6);
+            reply.int(e.id as i64);
+            reply.int(e.time);
+            reply.int(e.duration as i64);
+            reply.array(e.args.len());
+            for a in &e.args {
+                reply.bulk(a);
+            }
+            reply.bulk(e.peer.as_bytes());
+            reply.bulk(&e.name);
+        }
+    });
+    Ok(())
+}
+
+/// SLOWLOG LEN
+pub fn slowlog_len(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    ctx.reply.int(ctx.srv.slowlog.len() as i64);
+    Ok(())
+}
+
+/// SLOWLOG RESET
+pub fn slowlog_reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    ctx.srv.slowlog.reset();
+    ctx.reply.ok();
+    Ok(())
+}
+
+/// SLOWLOG HELP
+pub fn slowlog_help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    help(
+        ctx,
+        &[
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
+    Ok(())
+}
+
+/// LATENCY LATEST: `[event, time of the latest sample, latest ms, max ms]` per event.
+pub fn latency_latest(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    let reply = &mut *ctx.reply;
+    ctx.srv.latency.with_events(|events| {
+        reply.array(events.len());
+        for (name, ev) in events {
+            let (time, ms) = ev.samples.back().copied().unwrap_or((0, 0));
+            reply.array(4);
+            reply.bulk(name.as_bytes());
+            reply.int(time);
+            reply.int(ms as i64);
+            reply.int(ev.max as i64);
+        }
+    });
+    Ok(())
+}
+
+/// LATENCY HISTORY event: `[time, ms]` per sample, oldest first.
+pub fn latency_history(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let event = args.get(2);
+    let reply = &mut *ctx.reply;
+    ctx.srv.latency.with_events(|events| match events.iter().find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(event)) {
+        None => reply.array(0),
+        Some((_, ev)) => {
+            reply.array(ev.samples.len());
+            for &(time, ms) in &ev.samples {
+                reply.array(2);
+                reply.int(time);
+                reply.int(ms as i64);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// LATENCY RESET [event ...]: the number of events reset.
+pub fn latency_reset(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let names: Vec<&[u8]> = args.iter().skip(2).collect();
+    let n = ctx.srv.latency.reset(&names);
+    ctx.reply.int(n as i64);
+    Ok(())
+}
+
+/// LATENCY DOCTOR. The analysis report is not implemented; with monitoring off it answers
+/// what Redis answers.
+pub fn latency_doctor(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    if ctx.srv.config.latency_monitor_threshold.load(Relaxed) == 0 {
+        ctx.reply.verbatim(
+            b"txt",
+            b"I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n",
+        );
+        return Ok(());
+    }
+    Err(CmdError::Static("ERR LATENCY DOCTOR's report is not implemented; use LATENCY LATEST and LATENCY HISTORY"))
+}
+
+/// LATENCY GRAPH event: not implemented beyond Redis' reply for an event without samples.
+pub fn latency_graph(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let event = args.get(2);
+    let has = ctx.srv.latency.with_events(|e| e.iter().any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(event)));
+    if !has {
+        let mut m = b"ERR No samples available for event '".to_vec();
+        m.extend_from_slice(event);
+        m.push(b'\'');
+        return Err(CmdError::Owned(m));
+    }
+    Err(CmdError::Static("ERR LATENCY GRAPH is not implemented; use LATENCY HISTORY"))
+}
+
+/// LATENCY HELP
+pub fn latency_help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    help(
+        ctx,
+        &[
+            "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "GRAPH <event>",
+            "    Return an ASCII latency graph for the <event> class.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
+    Ok(())
+}
