@@ -3,11 +3,13 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod blocking;
+mod cli;
 mod clients;
 mod differential;
 mod expiry;
 mod extensions;
 mod locks;
 mod process;
+mod redlock;
 mod scripting;
 mod tools;
