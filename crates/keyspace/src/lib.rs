@@ -153,6 +153,7 @@ impl Drop for KeyEntry<'_> {
 impl<'a> KeyEntry<'a> {
     fn new(shard: &'a mut Shard, k: &KeyRef<'a>, now: u64, ks: &'a Keyspace) -> Self {
         let (hash, key) = (k.hash, k.key);
+        shard.observe(now);
         let present = match shard.find(hash, key) {
             Some(e) if e.is_expired(now) => {
                 shard.remove_expired(hash, key, &ks.stats);

@@ -29,6 +29,10 @@ pub struct Shard {
     /// `lock-delay`: names of locks that expired recently, with the monotonic ms until which
     /// LOCK.ACQUIRE refuses them. Empty (and unallocated) unless `lock-delay` is set.
     lock_delays: LockDelays,
+    /// The latest time any access or reclamation of this shard ran at: a new wheel starts
+    /// there, so that no deadline inserted later is earlier than the wheel's clock (a wheel
+    /// started at its first timer's deadline would hold back every earlier one until then).
+    clock: u64,
 }
 
 /// Names held back by `lock-delay`, with the monotonic ms they are free again.
@@ -65,6 +69,14 @@ impl Shard {
         self.entry_bytes
     }
 
+    /// Notes that an operation runs at `now` (see `clock`).
+    #[inline]
+    pub(crate) fn observe(&mut self, now: u64) {
+        if now > self.clock {
+            self.clock = now;
+        }
+    }
+
     /// The earliest time at which the wheel may have work, or `u64::MAX`.
     pub fn next_due(&self) -> u64 {
         self.wheel.as_ref().and_then(|w| w.next_due()).unwrap_or(u64::MAX)
@@ -99,7 +111,8 @@ impl Shard {
     pub(crate) fn insert(&mut self, hash: u64, mut entry: Entry, expire_at: u64) {
         debug_assert!(self.find(hash, entry.key()).is_none());
         if expire_at != NO_EXPIRE {
-            let wheel = self.wheel.get_or_insert_with(|| Box::new(Wheel::new(expire_at)));
+            let start = self.clock.min(expire_at);
+            let wheel = self.wheel.get_or_insert_with(|| Box::new(Wheel::new(start)));
             // The wheel fires at the first millisecond the key counts as expired.
             let id = wheel.insert(expire_at.saturating_add(1), hash);
             entry.set_expire_at(expire_at);
@@ -150,7 +163,8 @@ impl Shard {
         match (old_at != NO_EXPIRE, at != NO_EXPIRE) {
             (false, false) => {}
             (false, true) => {
-                let wheel = self.wheel.get_or_insert_with(|| Box::new(Wheel::new(at)));
+                let start = self.clock.min(at);
+                let wheel = self.wheel.get_or_insert_with(|| Box::new(Wheel::new(start)));
                 e.set_timer(wheel.insert(at.saturating_add(1), hash).0);
                 self.expires += 1;
                 self.deadline_sum += u128::from(at);
@@ -251,6 +265,7 @@ impl Shard {
         stats: &KeyspaceStats,
         mut gone: Option<&mut Vec<Vec<u8>>>,
     ) -> usize {
+        self.observe(now);
         let mut removed = 0;
         for _ in 0..budget {
             let Some(wheel) = self.wheel.as_deref_mut() else { break };
@@ -291,7 +306,7 @@ impl Shard {
 
     /// Removes every entry and returns the old contents (to be dropped where convenient).
     pub(crate) fn take(&mut self) -> Shard {
-        let fresh = Shard { generation: self.generation.wrapping_add(1), ..Shard::default() };
+        let fresh = Shard { generation: self.generation.wrapping_add(1), clock: self.clock, ..Shard::default() };
         std::mem::replace(self, fresh)
     }
 
@@ -353,6 +368,21 @@ mod tests {
         assert_eq!(s.reclaim(5000, usize::MAX, &stats, None), 50);
         assert_eq!((s.len(), s.expires(), s.entry_bytes()), (0, 0, 0));
         assert!(s.wheel.is_none());
+    }
+
+    #[test]
+    fn a_shorter_deadline_inserted_after_a_longer_one_is_reclaimed_on_time() {
+        // The wheel used to start at its first timer's deadline, holding back every earlier
+        // one until then: a 100 ms lock behind a 60 s one was reclaimed a minute late.
+        let stats = KeyspaceStats::default();
+        let mut s = Shard::default();
+        s.observe(1_000);
+        put(&mut s, b"long", 61_000);
+        put(&mut s, b"short", 1_100);
+        assert!(s.next_due() <= 1_101, "the wheel wakes by the short deadline");
+        assert_eq!(s.reclaim(1_100, usize::MAX, &stats, None), 0);
+        assert_eq!(s.reclaim(1_101, usize::MAX, &stats, None), 1);
+        assert_eq!(s.len(), 1);
     }
 
     #[test]
