@@ -13,6 +13,7 @@ command -v redis-benchmark >/dev/null 2>&1 || need+=(redis-tools)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v stdbuf >/dev/null 2>&1 || need+=(coreutils)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v spin >/dev/null 2>&1 || need+=(spin)
 # For tests/clients: Python with venv (Debian splits ensurepip into python3-venv) and Node.
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)

@@ -167,6 +167,12 @@ impl TumblerProcess {
     /// Starts the binary with `args` (a config file first, if any) followed by
     /// `--port <free> --bind 127.0.0.1 --dir <temp>`, unless `args` set those themselves.
     pub fn start(args: &[&str]) -> TumblerProcess {
+        Self::start_with_env(args, &[])
+    }
+
+    /// As [`TumblerProcess::start`], with extra environment variables for the server process
+    /// (`&[("LD_PRELOAD", "/tmp/x/libclockshift.so")]`).
+    pub fn start_with_env(args: &[&str], envs: &[(&str, &str)]) -> TumblerProcess {
         let bin = server_binary();
         let (file, rest): (&[&str], &[&str]) = match args.first() {
             Some(f) if !f.starts_with("--") => (&args[..1], &args[1..]),
@@ -182,6 +188,7 @@ impl TumblerProcess {
                 .args(file)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir", &dir.path().display().to_string()])
                 .args(rest)
+                .envs(envs.iter().copied())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
