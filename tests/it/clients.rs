@@ -175,9 +175,31 @@ fn python_redis_lock() {
     run(Lang::Python, "python-redis-lock", 1);
 }
 
+/// python-redis-lock's blocking acquire(): waiters sit in BLPOP on the lock's signal list until
+/// the release script's LPUSH wakes them; each must own the lock within 100 ms of release(),
+/// and two waiters are woken one per release, in the order they blocked.
+#[test]
+fn python_redis_lock_wakeup() {
+    run(Lang::Python, "python-redis-lock-wake", 1);
+}
+
 #[test]
 fn redlock_py() {
     run(Lang::Python, "redlock-py", 5);
+}
+
+// Redisson's RLock protocol in scripts of our own, through redis-py (EVALSHA and its pub/sub
+// client): a re-entrant hash lock {owner: holds} whose last unlock deletes it and PUBLISHes from
+// Lua to a channel that a subscribed waiter hears within 100 ms, then acquires.
+
+#[test]
+fn redisson_style_lock_resp2() {
+    run(Lang::Python, "redisson-style-resp2", 1);
+}
+
+#[test]
+fn redisson_style_lock_resp3() {
+    run(Lang::Python, "redisson-style-resp3", 1);
 }
 
 // ------------------------------------------------------------------ Node (npm, on ioredis)
@@ -205,6 +227,13 @@ fn node_redis_semaphore_mutex() {
 #[test]
 fn node_redis_semaphore_redlock_mutex() {
     run(Lang::Node, "semaphore-redlock-mutex", 5);
+}
+
+/// redis-semaphore's counting `Semaphore` and `MultiSemaphore` (a sorted set of holders): N
+/// permits, the N+1th refused and then let in by a release, abandoned permits freed on time.
+#[test]
+fn node_redis_semaphore_semaphore() {
+    run(Lang::Node, "semaphore-counting", 1);
 }
 
 // ------------------------------------------------------------------ Rust (crates.io)

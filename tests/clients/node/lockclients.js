@@ -2,7 +2,8 @@
 // Node lock libraries (all on ioredis) against live tumbler-server processes.
 //
 // Run by tests/it/clients.rs as `node lockclients.js LIBRARY`, with the servers in TUMBLER_ADDRS
-// (`host:port,...`: one address for redis-semaphore's Mutex, five for the Redlock-style ones).
+// (`host:port,...`: one address for redis-semaphore's Mutex and Semaphore, five for the
+// Redlock-style ones).
 // Exits 0 when every step passed; otherwise prints the library, the step, and what was expected
 // and seen, and exits 1. The steps are those of tests/clients/README.md (1 acquire, 2 second
 // owner refused, 3 token and PTTL on a plain connection, 4 extend, 5 non-owner refused and key
@@ -565,12 +566,216 @@ async function semaphore(redlock) {
   }
 }
 
+// ------------------------------------------------------------------------------ redis-semaphore Semaphore
+
+/** A waiter measured from outside: when (if) its promise settled, and how. */
+function track(promise) {
+  const t = { settledAt: null, ok: null, error: null };
+  t.done = promise.then(
+    () => { t.settledAt = now(); t.ok = true; },
+    (e) => { t.settledAt = now(); t.ok = false; t.error = e; },
+  );
+  return t;
+}
+
+// A waiter polling every RETRY_MS must be in within WAKE_LIMIT_MS of the release returning.
+const RETRY_MS = 10;
+const WAKE_LIMIT_MS = 100;
+
+/** The members of the sorted set `key` with their scores, as {member: score}. */
+async function members(key) {
+  const r = await PLAIN[0].cmd('ZRANGE', key, 0, -1, 'WITHSCORES');
+  const out = {};
+  for (let i = 0; i < r.length; i += 2) out[r[i].toString()] = Number(r[i + 1].toString());
+  return out;
+}
+
+async function expectMembers(key, ids, what) {
+  const got = await members(key);
+  const want = [...ids].sort();
+  const have = Object.keys(got).sort();
+  check(JSON.stringify(have) === JSON.stringify(want), `${what}: ZRANGE ${key} = ${JSON.stringify(have)}, expected ${JSON.stringify(want)}`);
+  const n = await PLAIN[0].cmd('ZCARD', key);
+  check(n === want.length, `${what}: ZCARD ${key} = ${n}, expected ${want.length}`);
+  return got;
+}
+
+async function expectKeyGone(key, what) {
+  const n = await PLAIN[0].cmd('EXISTS', key);
+  check(n === 0, `${what}: ${key} still exists (ZCARD ${await PLAIN[0].cmd('ZCARD', key)})`);
+}
+
+async function countingSemaphore() {
+  const sem = require('redis-semaphore');
+  const [ca] = clients();
+  const [cb] = clients();
+  const lost = [];
+  const base = {
+    acquireAttemptsLimit: 1, // tryAcquire() answers after one attempt
+    retryInterval: RETRY_MS,
+    refreshInterval: 0, // no refresh timer unless a step asks for one
+    onLockLost: (e) => lost.push(e),
+  };
+  // A waiter: acquire() polls every RETRY_MS for up to 3 s.
+  const waiting = { ...base, acquireAttemptsLimit: Number.POSITIVE_INFINITY, acquireTimeout: 3000 };
+  const plain = PLAIN[0];
+  const LIMIT = 3;
+  try {
+    const name = 'sem';
+    const key = `semaphore:${name}`; // redis-semaphore's key prefix
+    const holders = [];
+    await step(1, `acquire all ${LIMIT} permits`, async () => {
+      for (let i = 0; i < LIMIT; i++) {
+        const h = new sem.Semaphore(ca, name, LIMIT, { ...base, lockTimeout: LONG_MS });
+        const d0 = Date.now();
+        const t0 = now();
+        check((await h.tryAcquire()) === true, `permit ${i + 1} of ${LIMIT}: tryAcquire() did not return true`);
+        const d1 = Date.now();
+        check(h.isAcquired, `permit ${i + 1}: isAcquired is false`);
+        holders.push(h);
+        const got = await expectMembers(key, holders.map((x) => x.identifier), `after permit ${i + 1}`);
+        // The score is the acquirer's clock (Date.now()) at the attempt.
+        const score = got[h.identifier];
+        check(score >= d0 && score <= d1, `permit ${i + 1}: ZSCORE ${score}, expected the acquire time, between ${d0} and ${d1}`);
+        const ttl = await plain.cmd('PTTL', key);
+        const elapsed = now() - t0;
+        check(ttl >= LONG_MS - elapsed - 1 && ttl <= LONG_MS, `permit ${i + 1}: PTTL ${key} = ${ttl}, expected between ${Math.round(LONG_MS - elapsed - 1)} and ${LONG_MS}`);
+      }
+    });
+    await step(2, 'one acquirer more than permits is refused', async () => {
+      const extra = new sem.Semaphore(cb, name, LIMIT, { ...base, lockTimeout: LONG_MS });
+      check((await extra.tryAcquire()) === false, `a ${LIMIT + 1}th acquirer got a permit of ${LIMIT}`);
+      await expectRejects([sem.TimeoutError], extra.acquire(), `a ${LIMIT + 1}th acquire()`);
+      await expectMembers(key, holders.map((x) => x.identifier), 'after the refusals');
+    });
+    await step(4, 'refresh by a holder (acquiredExternally); an impostor is refused', async () => {
+      const before = (await members(key))[holders[0].identifier];
+      await sleep(20);
+      const d0 = Date.now();
+      const owner = new sem.Semaphore(ca, name, LIMIT, { ...base, lockTimeout: LONG_MS, identifier: holders[0].identifier, acquiredExternally: true });
+      check((await owner.tryAcquire()) === true, "a holder's refresh was refused");
+      const after = (await members(key))[holders[0].identifier];
+      check(after >= d0 && after > before, `the refresh did not move the holder's score: ${before} before, ${after} after (refreshed at ${d0})`);
+      const impostor = new sem.Semaphore(cb, name, LIMIT, { ...base, lockTimeout: LONG_MS, identifier: 'impostor-id', acquiredExternally: true });
+      check((await impostor.tryAcquire()) === false, 'an impostor refreshed a permit it does not hold');
+      await expectMembers(key, holders.map((x) => x.identifier), "after the impostor's refresh");
+    });
+    await step(6, 'a waiter blocked in acquire() gets the permit a holder releases', async () => {
+      const waiter = new sem.Semaphore(cb, name, LIMIT, { ...waiting, lockTimeout: LONG_MS });
+      const w = track(waiter.acquire());
+      await sleep(100);
+      check(w.settledAt === null, `the waiter's acquire() settled (${w.ok ? 'acquired' : w.error}) while all ${LIMIT} permits were held`);
+      await expectMembers(key, holders.map((x) => x.identifier), 'while the waiter polls');
+      const freed = holders.splice(1, 1)[0];
+      const t = now();
+      await freed.release();
+      const released = now();
+      check(!freed.isAcquired, 'isAcquired after release');
+      await w.done;
+      check(w.ok, `the waiter's acquire() failed: ${w.error}`);
+      check(w.settledAt >= t, 'the waiter got in before the release');
+      check(w.settledAt - released < WAKE_LIMIT_MS, `the waiter got in ${Math.round(w.settledAt - released)} ms after the release, expected under ${WAKE_LIMIT_MS} ms (it retries every ${RETRY_MS} ms)`);
+      holders.push(waiter);
+      await expectMembers(key, holders.map((x) => x.identifier), 'after the waiter got in');
+      const extra = new sem.Semaphore(cb, name, LIMIT, { ...base, lockTimeout: LONG_MS });
+      check((await extra.tryAcquire()) === false, 'another acquirer got a permit: the semaphore should be full again');
+    });
+    await step(6, 'releasing every permit removes the key', async () => {
+      for (const h of holders.splice(0)) {
+        await h.release();
+        if (holders.length) await expectMembers(key, holders.map((x) => x.identifier), 'after a release');
+      }
+      await expectKeyGone(key, 'after the last release');
+    });
+
+    const ename = 'sem-expiry';
+    const ekey = `semaphore:${ename}`;
+    await step(7, "an abandoned permit is freed after its lockTimeout, a refreshed one is not", async () => {
+      // Everyone on one semaphore shares its lockTimeout: an acquire purges the members whose
+      // score (the holder's Date.now() at its last acquire or refresh) is older than that. The
+      // kept permit refreshes every 100 ms, well inside the lease even on a loaded machine.
+      const lease = 600;
+      const opts = { ...base, lockTimeout: lease };
+      const abandoned = new sem.Semaphore(ca, ename, 2, opts);
+      const d0 = Date.now();
+      check((await abandoned.tryAcquire()) === true, 'the first permit was refused');
+      const d1 = Date.now();
+      const kept = new sem.Semaphore(ca, ename, 2, { ...opts, refreshInterval: 100 });
+      check((await kept.tryAcquire()) === true, 'the second permit was refused');
+      const late = new sem.Semaphore(cb, ename, 2, opts);
+      await sleep(Math.max(0, d0 + lease - 80 - Date.now()));
+      let got = await late.tryAcquire();
+      if (got) {
+        // Only right if this attempt came after the abandoned lease could have ended.
+        check(Date.now() >= d0 + lease, `a third acquirer got in ${Date.now() - d0} ms into a ${lease} ms lease: freed early`);
+      } else {
+        await expectMembers(ekey, [abandoned.identifier, kept.identifier], 'shortly before the abandoned lease ends');
+        await sleep(Math.max(0, d1 + lease + 15 - Date.now()));
+        got = await late.tryAcquire();
+        check(got === true, `a third acquirer was refused ${Date.now() - d1} ms after a ${lease} ms lease was taken: the abandoned permit was not freed`);
+      }
+      await expectMembers(ekey, [kept.identifier, late.identifier], 'after the abandoned permit was freed');
+      check(lost.length === 0, `onLockLost fired for the refreshed permit: ${lost.map((e) => e.message)}`);
+      await kept.release();
+      await late.release();
+      await expectKeyGone(ekey, 'after the last release');
+    });
+    await step(7, 'a semaphore whose every holder is gone expires as a key', async () => {
+      const gone = new sem.Semaphore(ca, ename, 2, { ...base, lockTimeout: SHORT_MS });
+      const t0 = now();
+      check((await gone.tryAcquire()) === true, 'tryAcquire() failed');
+      const t1 = now();
+      const ttl = await plain.cmd('PTTL', ekey);
+      check(ttl >= SHORT_MS - (now() - t0) - 1 && ttl <= SHORT_MS, `PTTL ${ekey} = ${ttl}, expected about ${SHORT_MS}`);
+      await sleepUntil(t0 + SHORT_MS - 80);
+      const n = await plain.cmd('EXISTS', ekey);
+      check(n === 1 || now() >= t0 + SHORT_MS, `${ekey} expired early: gone ${Math.round(now() - t0)} ms into its ${SHORT_MS} ms lease`);
+      await sleepUntil(t1 + SHORT_MS + 15);
+      await expectKeyGone(ekey, `${Math.round(now() - t1)} ms after a ${SHORT_MS} ms lease was taken`);
+    });
+
+    await step('1m', 'MultiSemaphore: two holders of 2 permits of 5; a third wanting 2 waits', async () => {
+      const mname = 'multi';
+      const mkey = `semaphore:${mname}`;
+      const opts = { ...base, lockTimeout: LONG_MS };
+      const m1 = new sem.MultiSemaphore(ca, mname, 5, 2, opts);
+      const m2 = new sem.MultiSemaphore(ca, mname, 5, 2, opts);
+      check((await m1.tryAcquire()) === true, 'the first 2 permits were refused');
+      check((await m2.tryAcquire()) === true, 'the next 2 permits were refused');
+      const ids = (...ms) => ms.flatMap((m) => [`${m.identifier}_0`, `${m.identifier}_1`]);
+      await expectMembers(mkey, ids(m1, m2), 'two holders of 2 permits');
+      const m3 = new sem.MultiSemaphore(cb, mname, 5, 2, { ...waiting, lockTimeout: LONG_MS });
+      const probe = new sem.MultiSemaphore(cb, mname, 5, 2, opts);
+      check((await probe.tryAcquire()) === false, 'a third holder got 2 permits with only 1 free');
+      const w = track(m3.acquire());
+      await sleep(100);
+      check(w.settledAt === null, 'the third holder got 2 permits with only 1 free');
+      await expectMembers(mkey, ids(m1, m2), 'while the third waits');
+      await m1.release();
+      const released = now();
+      await w.done;
+      check(w.ok, `the third holder's acquire() failed: ${w.error}`);
+      check(w.settledAt - released < WAKE_LIMIT_MS, `the third holder got in ${Math.round(w.settledAt - released)} ms after the release, expected under ${WAKE_LIMIT_MS} ms`);
+      await expectMembers(mkey, ids(m2, m3), 'after the release');
+      await m2.release();
+      await expectMembers(mkey, ids(m3), 'after the second release');
+      await m3.release();
+      await expectKeyGone(mkey, 'after the last release');
+      check(lost.length === 0, `onLockLost fired: ${lost.map((e) => e.message)}`);
+    });
+  } finally {
+    ca.disconnect();
+    cb.disconnect();
+  }
+}
+
 const SCENARIOS = {
   redlock4: [5, redlock4],
   redlock5: [5, () => { const m = require('redlock5'); return redlock5Family(m, m.default); }],
   'sesamecare-redlock': [5, () => { const m = require('@sesamecare-oss/redlock'); return redlock5Family(m, m.Redlock); }],
   'semaphore-mutex': [1, () => semaphore(false)],
   'semaphore-redlock-mutex': [5, () => semaphore(true)],
+  'semaphore-counting': [1, countingSemaphore],
 };
 
 async function main() {

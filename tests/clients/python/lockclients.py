@@ -15,6 +15,10 @@ Every scenario walks the steps a user depends on (numbered as in tests/clients/R
 Step 5 runs twice where it can: with an impostor holding a different token while the lock is
 held (5a), and with the owner of an expired lease after someone else took the lock (5b).
 
+Three scenarios go further (tests/clients/README.md, "Waiting, counting and re-entrant locks"):
+python-redis-lock-wake (a blocked acquire() woken by the release), and redisson-style-resp2/3
+(Redisson's re-entrant hash lock and pub/sub unlock notification, in Lua of our own).
+
 Timing checks never depend on how fast this machine is: every PTTL bound is derived from clock
 readings taken around the commands (the server cannot have started a TTL before the client sent
 the command, nor reported a PTTL after the reply arrived).
@@ -644,6 +648,444 @@ def scenario_python_redis_lock():
         cb.close()
 
 
+def blocked_clients(plain):
+    """INFO clients' blocked_clients on a plain connection: how many clients sit in BLPOP & co."""
+    info = plain.cmd("INFO", "clients").decode()
+    for line in info.splitlines():
+        if line.startswith("blocked_clients:"):
+            return int(line.split(":", 1)[1])
+    fail(f"{plain.addr}: INFO clients has no blocked_clients field: {info!r}")
+
+
+def wait_blocked(plain, n, what):
+    """Polls until exactly n clients are blocked (2 s at most): the waiters really sit in BLPOP."""
+    deadline = now() + 2
+    while True:
+        got = blocked_clients(plain)
+        if got == n:
+            return
+        check(now() < deadline, f"{what}: blocked_clients is {got}, expected {n}, 2 s after starting the waiter")
+        time.sleep(0.002)
+
+
+# A waiter blocked in acquire() must be woken by the release within this (measured from just
+# before release() was called to acquire() returning in the waiter's thread).
+WAKE_LIMIT_S = 0.1
+
+
+def scenario_python_redis_lock_wake():
+    """python-redis-lock's blocking acquire: a waiter blocked in BLPOP on the lock's signal list
+    is woken by the LPUSH in the release script and owns the lock within WAKE_LIMIT_S."""
+    import redis
+    import redis_lock
+
+    host, port = ADDRS[0]
+    plain = PLAIN[0]
+    conns = []
+
+    def client():
+        c = redis.Redis(host=host, port=port)
+        conns.append(c)
+        return c
+
+    # The leases are long (10 s) and so is the waiters' BLPOP timeout (python-redis-lock blocks
+    # for `timeout`, else for `expire`): a waiter that is not woken stays blocked far beyond
+    # WAKE_LIMIT_S, and the lock cannot lapse and let it in by expiry instead.
+    expire = 10
+
+    def start_waiter(lock, timeout):
+        result = {}
+
+        def wait():
+            try:
+                result["ok"] = lock.acquire(blocking=True, timeout=timeout)
+            except Exception as e:  # noqa: BLE001 - reported by the main thread
+                result["error"] = e
+            result["at"] = now()
+
+        th = threading.Thread(target=wait, daemon=True)
+        th.start()
+        return th, result
+
+    def expect_woken(th, result, since, who):
+        th.join(3)
+        check(not th.is_alive(), f"{who} is still blocked in acquire() 3 s after the release")
+        check("error" not in result, f"{who}: acquire() raised {result.get('error')!r}")
+        check(result.get("ok") is True, f"{who}: acquire() returned {result.get('ok')!r}")
+        took = result["at"] - since
+        check(took >= 0, f"{who} returned from acquire() {-took * 1000:.1f} ms before the release was called")
+        check(
+            took < WAKE_LIMIT_S,
+            f"{who} owned the lock {took * 1000:.1f} ms after release() was called, expected under "
+            f"{WAKE_LIMIT_S * 1000:.0f} ms: the release did not wake its BLPOP promptly",
+        )
+        return took
+
+    latencies = []
+    try:
+        with Step("6b", "release wakes a waiter blocked in acquire(blocking=True), five times"):
+            holder_client, waiter_client = client(), client()
+            for round in range(5):
+                name = f"prl-wake-{round}"
+                holder = redis_lock.Lock(holder_client, name, expire=expire)
+                check(holder.acquire(blocking=False) is True, f"round {round}: the holder's acquire failed")
+                waiter = redis_lock.Lock(waiter_client, name, expire=expire)
+                # Round 0-2 block without a timeout (BLPOP for `expire` s), 3-4 with one.
+                th, result = start_waiter(waiter, None if round < 3 else expire)
+                wait_blocked(plain, 1, f"round {round}")
+                check(th.is_alive() and "ok" not in result, f"round {round}: the waiter returned while the lock was held: {result!r}")
+                check(plain.cmd("GET", "lock:" + name) == holder.id.encode(), f"round {round}: the holder's id is not in the key")
+                t = now()
+                holder.release()
+                latencies.append(expect_woken(th, result, t, f"round {round}: the waiter"))
+                check(plain.cmd("GET", "lock:" + name) == waiter.id.encode(), f"round {round}: the waiter's id is not in the key")
+                ttl = plain.cmd("PTTL", "lock:" + name)
+                check(0 < ttl <= expire * 1000, f"round {round}: PTTL of the waiter's lock is {ttl}")
+                check(blocked_clients(plain) == 0, f"round {round}: a client is still blocked after the waiter got the lock")
+                waiter.release()
+                expect_gone("lock:" + name)
+            print(f"{LIBRARY}: woken {', '.join(f'{x * 1000:.1f}' for x in latencies)} ms after release()", flush=True)
+
+        with Step("6c", "two waiters: each release wakes one, in the order they blocked"):
+            name = "prl-wake-two"
+            key = "lock:" + name
+            holder = redis_lock.Lock(client(), name, expire=expire)
+            check(holder.acquire(blocking=False) is True, "the holder's acquire failed")
+            first = redis_lock.Lock(client(), name, expire=expire)
+            th1, r1 = start_waiter(first, None)
+            wait_blocked(plain, 1, "the first waiter")
+            second = redis_lock.Lock(client(), name, expire=expire)
+            th2, r2 = start_waiter(second, None)
+            wait_blocked(plain, 2, "the second waiter")
+
+            t = now()
+            holder.release()
+            expect_woken(th1, r1, t, "the first waiter to block")
+            check(plain.cmd("GET", key) == first.id.encode(), "the first waiter's id is not in the key")
+            # The second waiter was woken by nothing (one LPUSH, one BLPOP served) or woke,
+            # failed its SET NX and blocked again: either way it must be blocked, not holding.
+            wait_blocked(plain, 1, "the second waiter, still waiting")
+            check(th2.is_alive() and "ok" not in r2, f"the second waiter returned while the first held the lock: {r2!r}")
+
+            t = now()
+            first.release()
+            expect_woken(th2, r2, t, "the second waiter")
+            check(plain.cmd("GET", key) == second.id.encode(), "the second waiter's id is not in the key")
+            second.release()
+            expect_gone(key)
+    finally:
+        for c in conns:
+            c.close()
+
+
+# ----------------------------------------------------------------------------- Redisson-style lock
+#
+# Redisson (Java) cannot be installed here; this is the protocol its RLock depends on, in scripts
+# of our own run through redis-py: a re-entrant lock kept in a hash {owner id: hold count} with a
+# PEXPIRE lease, whose acquire answers nil (now held) or the PTTL left to the current holder, and
+# whose last unlock deletes the hash and PUBLISHes to the lock's channel from inside Lua. A waiter
+# SUBSCRIBEs to that channel before trying, and on being refused waits for a message (at most the
+# PTTL it was given), then tries again.
+
+RLOCK_ACQUIRE = """
+-- KEYS[1] the lock hash; ARGV[1] the lease in ms; ARGV[2] the owner id.
+-- Free, or already ours: count one more hold, restart the lease, answer nil.
+-- Held by someone else: answer how many ms its lease has left.
+local holds = redis.call('hget', KEYS[1], ARGV[2])
+if holds == false and redis.call('exists', KEYS[1]) == 1 then
+  return redis.call('pttl', KEYS[1])
+end
+redis.call('hincrby', KEYS[1], ARGV[2], 1)
+redis.call('pexpire', KEYS[1], ARGV[1])
+return nil
+"""
+
+RLOCK_RELEASE = """
+-- KEYS[1] the lock hash, KEYS[2] its channel; ARGV[1] the owner id, ARGV[2] the lease in ms,
+-- ARGV[3] the message for waiters.
+-- nil: the owner holds nothing here. 0: holds remain, lease restarted.
+-- 1: the last hold went, the lock is deleted and the waiters are told.
+if redis.call('hexists', KEYS[1], ARGV[1]) == 0 then
+  return nil
+end
+if redis.call('hincrby', KEYS[1], ARGV[1], -1) > 0 then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  return 0
+end
+redis.call('del', KEYS[1])
+redis.call('publish', KEYS[2], ARGV[3])
+return 1
+"""
+
+RLOCK_RENEW = """
+-- KEYS[1] the lock hash; ARGV[1] the owner id, ARGV[2] the lease in ms.
+-- {1, PTTL} when the owner holds it (lease restarted), else {0, PTTL as it stands}.
+if redis.call('hexists', KEYS[1], ARGV[1]) == 1 then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+  return {1, redis.call('pttl', KEYS[1])}
+end
+return {0, redis.call('pttl', KEYS[1])}
+"""
+
+UNLOCK_MESSAGE = b"unlocked"
+
+
+class RLock:
+    """One owner's handle on the lock `name`, over a redis-py client (EVALSHA, NOSCRIPT -> load)."""
+
+    def __init__(self, client, name, owner, lease_ms):
+        self.client = client
+        self.key = f"rlock:{{{name}}}"
+        self.channel = f"rlock-channel:{{{name}}}"
+        self.owner = owner
+        self.lease_ms = lease_ms
+        self._acquire = client.register_script(RLOCK_ACQUIRE)
+        self._release = client.register_script(RLOCK_RELEASE)
+        self._renew = client.register_script(RLOCK_RENEW)
+
+    def try_acquire(self):
+        """None when now held, else the PTTL (ms) of the holder's lease."""
+        return self._acquire(keys=[self.key], args=[self.lease_ms, self.owner])
+
+    def unlock(self):
+        return self._release(keys=[self.key, self.channel], args=[self.owner, self.lease_ms, UNLOCK_MESSAGE])
+
+    def renew(self):
+        return self._renew(keys=[self.key], args=[self.owner, self.lease_ms])
+
+
+class Waiter(threading.Thread):
+    """Waits for an RLock the way Redisson does, on its own client: SUBSCRIBE to the channel, try,
+    and while refused wait for a message (at most the PTTL given), then try again. Records every
+    message with the time it arrived."""
+
+    def __init__(self, lock, protocol):
+        super().__init__(daemon=True)
+        self.lock = lock
+        self.protocol = protocol
+        self.ready = threading.Event()  # subscribed, and refused at least once
+        self.messages = []  # (time, message)
+        self.refusals = []  # PTTLs answered by try_acquire
+        self.acquired_at = None
+        self.unsubscribed = None
+        self.error = None
+
+    def run(self):
+        try:
+            ps = self.lock.client.pubsub()
+            ps.subscribe(self.lock.channel)
+            m = ps.get_message(timeout=2)
+            if m is None or m["type"] != "subscribe" or m["channel"] != self.lock.channel.encode() or m["data"] != 1:
+                raise ScenarioFailed(f"{Step.current}: SUBSCRIBE {self.lock.channel} answered {m!r}")
+            # Redisson pings its pub/sub connections: PING in subscribed mode is a pong message.
+            ps.ping()
+            m = ps.get_message(timeout=2)
+            if m is None or m["type"] != "pong":
+                raise ScenarioFailed(f"{Step.current}: PING while subscribed answered {m!r}")
+            deadline = now() + 5
+            while True:
+                ttl = self.lock.try_acquire()
+                if ttl is None:
+                    self.acquired_at = now()
+                    break
+                self.refusals.append(ttl)
+                self.ready.set()
+                if now() > deadline:
+                    raise ScenarioFailed(f"{Step.current}: the waiter was refused for 5 s: {self.refusals!r}")
+                m = ps.get_message(timeout=max(ttl, 1) / 1000)
+                if m is not None:
+                    self.messages.append((now(), m))
+            ps.unsubscribe(self.lock.channel)
+            m = ps.get_message(timeout=2)
+            self.unsubscribed = m
+            ps.close()
+        except Exception as e:  # noqa: BLE001 - reported by the main thread
+            self.error = e
+        finally:
+            self.ready.set()
+
+    def join_checked(self, what):
+        self.join(3)
+        check(not self.is_alive(), f"{what}: the waiter is still waiting 3 s later")
+        if self.error is not None:
+            if isinstance(self.error, ScenarioFailed):
+                raise self.error
+            fail(f"{what}: the waiter failed: {type(self.error).__name__}: {self.error}")
+        m = self.unsubscribed
+        check(
+            m is not None and m["type"] == "unsubscribe" and m["channel"] == self.lock.channel.encode() and m["data"] == 0,
+            f"{what}: UNSUBSCRIBE answered {m!r}",
+        )
+
+
+def numsub(channel):
+    r = PLAIN[0].cmd("PUBSUB", "NUMSUB", channel)
+    check(isinstance(r, list) and len(r) == 2 and r[0] == channel.encode(), f"PUBSUB NUMSUB {channel} answered {r!r}")
+    return r[1]
+
+
+def hash_of(key):
+    r = PLAIN[0].cmd("HGETALL", key)
+    return {r[i]: r[i + 1] for i in range(0, len(r), 2)}
+
+
+def expect_pttl(key, ttl_ms, since, what):
+    """PTTL of `key` in [ttl_ms - elapsed, ttl_ms], elapsed counted from `since` (taken before the
+    command that set the lease) to the reply to PTTL."""
+    t = PLAIN[0].cmd("PTTL", key)
+    lo = ttl_ms - (now() - since) * 1000 - 1
+    check(lo <= t <= ttl_ms, f"{what}: PTTL {key} = {t}, expected between {lo:.0f} and {ttl_ms}")
+    return t
+
+
+def scenario_redisson_style(protocol):
+    import redis
+
+    host, port = ADDRS[0]
+    conns = []
+
+    def client():
+        c = redis.Redis(host=host, port=port, protocol=protocol)
+        conns.append(c)
+        return c
+
+    name = f"res-resp{protocol}"
+    A, B, C, D = (f"{x}-5f0c2a1e-uuid:{i}" for i, x in enumerate("abcd", 1))
+    a = RLock(client(), name, A, LONG_MS)
+    b = RLock(client(), name, B, LONG_MS)
+    key, channel = a.key, a.channel
+    plain = PLAIN[0]
+    try:
+        with Step(1, "acquire"):
+            t0 = now()
+            r = a.try_acquire()
+            check(r is None, f"acquire on a free lock answered {r!r}, expected nil")
+            check(plain.cmd("TYPE", key) == "hash", f"TYPE {key} is {plain.cmd('TYPE', key)!r}, expected hash")
+            check(hash_of(key) == {A.encode(): b"1"}, f"HGETALL {key} = {hash_of(key)!r}, expected one hold by the owner")
+            expect_pttl(key, LONG_MS, t0, "after acquire")
+
+        with Step("1r", "the same owner acquires again (re-entrant)"):
+            time.sleep(EXTEND_AFTER_S)
+            before = plain.cmd("PTTL", key)
+            t = now()
+            r = a.try_acquire()
+            check(r is None, f"a re-entrant acquire answered {r!r}, expected nil")
+            check(hash_of(key) == {A.encode(): b"2"}, f"HGETALL {key} = {hash_of(key)!r}, expected two holds by the owner")
+            after = expect_pttl(key, LONG_MS, t, "after the re-entrant acquire")
+            check(after > before, f"the re-entrant acquire did not restart the lease: PTTL {before} before, {after} after")
+
+        with Step(2, "another owner is refused with the PTTL"):
+            hi = plain.cmd("PTTL", key)
+            r = b.try_acquire()
+            lo = plain.cmd("PTTL", key)
+            check(isinstance(r, int) and not isinstance(r, bool), f"the refused acquire answered {r!r}, expected an integer PTTL")
+            check(lo <= r <= hi, f"the refused acquire answered PTTL {r}, expected between {lo} and {hi} (PTTL before and after)")
+            check(hash_of(key) == {A.encode(): b"2"}, f"the refusal changed the hash: {hash_of(key)!r}")
+
+        with Step(4, "renew (watchdog) answers an array and restarts only the owner's lease"):
+            time.sleep(0.05)
+            before = plain.cmd("PTTL", key)
+            t = now()
+            r = a.renew()
+            check(isinstance(r, list) and len(r) == 2 and r[0] == 1, f"the owner's renew answered {r!r}, expected [1, PTTL]")
+            check(LONG_MS - (now() - t) * 1000 - 1 <= r[1] <= LONG_MS, f"the owner's renew answered PTTL {r[1]}")
+            check(r[1] > before, f"renew did not restart the lease: PTTL {before} before, {r[1]} in the reply")
+            before = plain.cmd("PTTL", key)
+            r = b.renew()
+            check(isinstance(r, list) and len(r) == 2 and r[0] == 0 and 0 < r[1] <= before, f"a non-owner's renew answered {r!r}, expected [0, PTTL <= {before}]")
+            check(hash_of(key) == {A.encode(): b"2"}, f"renew changed the hash: {hash_of(key)!r}")
+
+        with Step("5a", "a non-owner's unlock is refused and leaves the lock alone"):
+            before = plain.cmd("PTTL", key)
+            r = b.unlock()
+            check(r is None, f"a non-owner's unlock answered {r!r}, expected nil")
+            check(hash_of(key) == {A.encode(): b"2"}, f"a non-owner's unlock changed the hash: {hash_of(key)!r}")
+            t = plain.cmd("PTTL", key)
+            check(0 < t <= before, f"a non-owner's unlock moved the lease: PTTL {before} before, {t} after")
+
+        with Step(6, "unlock twice; the last unlock deletes, publishes, and wakes a subscribed waiter"):
+            waiter = Waiter(RLock(client(), name, B, LONG_MS), protocol)
+            waiter.start()
+            check(waiter.ready.wait(3), "the waiter did not subscribe and try within 3 s")
+            check(waiter.error is None, f"the waiter failed: {waiter.error!r}")
+            check(waiter.acquired_at is None and waiter.refusals, f"the waiter was not refused: {waiter.refusals!r}")
+            n = numsub(channel)
+            check(n == 1, f"PUBSUB NUMSUB {channel} = {n}, expected the waiter's subscription")
+
+            t = now()
+            r = a.unlock()
+            check(r == 0, f"the first of two unlocks answered {r!r}, expected 0 (one hold left)")
+            check(hash_of(key) == {A.encode(): b"1"}, f"after one unlock HGETALL {key} = {hash_of(key)!r}, expected one hold")
+            expect_pttl(key, LONG_MS, t, "the first unlock restarts the lease")
+            time.sleep(0.05)
+            check(not waiter.messages, f"the waiter got a message while a hold remained: {waiter.messages!r}")
+            check(waiter.acquired_at is None, "the waiter acquired while a hold remained")
+
+            t = now()
+            r = a.unlock()
+            check(r == 1, f"the last unlock answered {r!r}, expected 1 (deleted and published)")
+            waiter.join_checked("after the last unlock")
+            check(len(waiter.messages) == 1, f"the waiter got {len(waiter.messages)} messages, expected one: {waiter.messages!r}")
+            got_at, m = waiter.messages[0]
+            check(
+                m["type"] == "message" and m["channel"] == channel.encode() and m["data"] == UNLOCK_MESSAGE,
+                f"the waiter got {m!r}, expected the message {UNLOCK_MESSAGE!r} on {channel}",
+            )
+            check(0 <= got_at - t < WAKE_LIMIT_S, f"the message reached the waiter {(got_at - t) * 1000:.1f} ms after the unlock was sent, expected under {WAKE_LIMIT_S * 1000:.0f} ms")
+            check(
+                waiter.acquired_at is not None and waiter.acquired_at - t < WAKE_LIMIT_S,
+                f"the waiter did not acquire within {WAKE_LIMIT_S * 1000:.0f} ms of the unlock",
+            )
+            print(f"{LIBRARY}: message {(got_at - t) * 1000:.1f} ms, acquired {(waiter.acquired_at - t) * 1000:.1f} ms after the unlock", flush=True)
+            check(hash_of(key) == {B.encode(): b"1"}, f"HGETALL {key} = {hash_of(key)!r}, expected one hold by the waiter")
+            expect_pttl(key, LONG_MS, t, "the waiter's lease")
+            n = numsub(channel)
+            check(n == 0, f"PUBSUB NUMSUB {channel} = {n} after the waiter unsubscribed")
+
+        with Step("5b", "the former owner's unlock is refused"):
+            r = a.unlock()
+            check(r is None, f"the former owner's unlock answered {r!r}, expected nil")
+            check(hash_of(key) == {B.encode(): b"1"}, f"the former owner's unlock changed the hash: {hash_of(key)!r}")
+
+        with Step(6, "the last unlock with nobody subscribed deletes the lock"):
+            r = b.unlock()
+            check(r == 1, f"unlock answered {r!r}, expected 1")
+            check(plain.cmd("EXISTS", key) == 0, f"{key} is still there after the last unlock")
+
+        with Step(7, "an abandoned lock expires on time and a waiter takes it"):
+            # No unlock comes: the waiter is refused with the PTTL, hears nothing, waits that
+            # long and tries again, as Redisson's waiters do when a holder died.
+            c = RLock(client(), name, C, SHORT_MS)
+            t0 = now()
+            check(c.try_acquire() is None, "acquire with a short lease failed")
+            t1 = now()
+            expect_pttl(key, SHORT_MS, t0, "the short lease")
+            waiter = Waiter(RLock(client(), name, D, LONG_MS), protocol)
+            waiter.start()
+            # The server's part, read on the plain connection: C's hold is there shortly before
+            # the lease ends and gone just after (the key then holds the waiter's, or nothing).
+            sleep_until(t0 + (SHORT_MS - 80) / 1000)
+            held = plain.cmd("HEXISTS", key, C)
+            check(held == 1 or now() >= t0 + SHORT_MS / 1000, f"the abandoned hold was gone {(now() - t0) * 1000:.0f} ms into its {SHORT_MS} ms lease")
+            sleep_until(t1 + (SHORT_MS + 15) / 1000)
+            held = plain.cmd("HEXISTS", key, C)
+            check(held == 0, f"the abandoned hold is still there {(now() - t1) * 1000:.0f} ms after its {SHORT_MS} ms lease was taken")
+            waiter.join_checked("waiting out the abandoned lease")
+            check(not waiter.messages, f"the waiter got messages, but nobody unlocked: {waiter.messages!r}")
+            check(waiter.refusals and all(0 <= x <= SHORT_MS for x in waiter.refusals), f"refusals {waiter.refusals!r}, expected PTTLs within the short lease")
+            got = waiter.acquired_at
+            check(got >= t0 + SHORT_MS / 1000, f"the waiter acquired {(got - t0) * 1000:.0f} ms after a {SHORT_MS} ms lease began: early")
+            # The waiter's part: it slept for the PTTL it was given, then tried again at once.
+            check(got < t1 + (SHORT_MS + 300) / 1000, f"the waiter only acquired {(got - t1) * 1000:.0f} ms after a {SHORT_MS} ms lease began")
+            check(hash_of(key) == {D.encode(): b"1"}, f"HGETALL {key} = {hash_of(key)!r}, expected the waiter's hold only")
+            r = RLock(conns[0], name, D, LONG_MS).unlock()
+            check(r == 1, f"the waiter's unlock answered {r!r}")
+            check(plain.cmd("EXISTS", key) == 0, f"{key} is still there after the last unlock")
+    finally:
+        for c in conns:
+            c.close()
+
+
 # ----------------------------------------------------------------------------- redlock-py
 
 
@@ -709,6 +1151,9 @@ SCENARIOS = {
     "pottery": (5, scenario_pottery),
     "aioredlock": (5, scenario_aioredlock),
     "python-redis-lock": (1, scenario_python_redis_lock),
+    "python-redis-lock-wake": (1, scenario_python_redis_lock_wake),
+    "redisson-style-resp2": (1, lambda: scenario_redisson_style(2)),
+    "redisson-style-resp3": (1, lambda: scenario_redisson_style(3)),
     "redlock-py": (5, scenario_redlock_py),
 }
 
