@@ -5,7 +5,10 @@
 //! texts are shared; a bad directive stops startup with the file, line and directive named.
 
 use std::fmt;
+use std::sync::Arc;
 use tumbler_commands::config::{Config, SetError};
+use tumbler_commands::tumbler_acl::Acl;
+use tumbler_commands::Registry;
 use tumbler_proto::split_args;
 
 /// A directive with where it came from.
@@ -115,6 +118,11 @@ pub fn parse_args(args: &[String]) -> Result<CommandLine, ConfError> {
         if name == "test-config" {
             cl.test_config = true;
             i += 1;
+            // `--test-config FILE [options]`, as the usage says.
+            if cl.file.is_none() && i < args.len() && !args[i].starts_with("--") {
+                cl.file = Some(args[i].clone());
+                i += 1;
+            }
             continue;
         }
         let mut vals = Vec::new();
@@ -134,9 +142,19 @@ pub fn parse_args(args: &[String]) -> Result<CommandLine, ConfError> {
 
 /// Applies directives in order to a configuration being built.
 pub fn apply(cfg: &mut Config, directives: &[Directive]) -> Result<(), ConfError> {
+    // `user` directives are checked against the command table as they are read (so errors name
+    // their line) and applied once the server starts.
+    let mut acl: Option<Acl> = None;
     for d in directives {
         let err = |reason: String| ConfError { origin: d.origin.clone(), text: d.text.clone(), reason };
         let name = d.name.to_ascii_lowercase();
+        if name == "user" {
+            let acl = acl.get_or_insert_with(|| Acl::new(Arc::new(Registry::new().catalog())));
+            let argv: Vec<&[u8]> =
+                std::iter::once(b"user".as_slice()).chain(d.args.iter().map(Vec::as_slice)).collect();
+            cfg.users.add(&argv, acl).map_err(err)?;
+            continue;
+        }
         let multi = matches!(name.as_str(), "save" | "bind");
         let value: Vec<u8> = if multi {
             d.args.join(&b' ')
@@ -199,6 +217,18 @@ mod tests {
             .expect_err("refused");
         assert!(e.reason.contains("noeviction"), "{}", e.reason);
         assert!(parse_text("dir \"abc", "x").is_err());
+    }
+
+    #[test]
+    fn user_directives() {
+        let mut cfg = Config::default();
+        apply(&mut cfg, &parse_text("user alice on >pw ~lock:* +get\nuser bob off\n", "x").expect("parse"))
+            .expect("apply");
+        assert!(!cfg.users.is_empty());
+        let e = apply(&mut Config::default(), &parse_text("user bob on foo", "t.conf").expect("parse"))
+            .expect_err("bad rule");
+        assert_eq!(e.origin, "t.conf:1");
+        assert_eq!(e.reason, "Error in user declaration 'bob': Syntax error");
     }
 
     #[test]

@@ -204,7 +204,7 @@ impl Connection<'_> {
         // The clock is read once the gate is passed: waiting for a script must not age the
         // TTLs this batch sets.
         let mut gate = srv.enter(self.worker);
-        let mut now = srv.clock.mono_ms();
+        let mut now = self.start_commands();
         loop {
             if gate.is_none() {
                 // Busy mode: check again before each command whether the script has ended.
@@ -214,7 +214,7 @@ impl Connection<'_> {
                     srv.enter(self.worker)
                 };
                 if gate.is_some() {
-                    now = srv.clock.mono_ms();
+                    now = self.start_commands();
                 }
             }
             let mut ctx =
@@ -275,7 +275,7 @@ impl Connection<'_> {
                     return None;
                 }
                 gate = srv.enter(self.worker);
-                now = srv.clock.mono_ms();
+                now = self.start_commands();
             }
         }
         drop(gate);
@@ -286,6 +286,14 @@ impl Connection<'_> {
         self.info.qbuf.store(self.rbuf.len(), Relaxed);
         self.info.qbuf_free.store(self.rbuf.capacity() - self.rbuf.len(), Relaxed);
         Some(end)
+    }
+
+    /// Reads the clock as commands (re)start after passing the gate: the batch's time in ms,
+    /// and where the first command's duration counts from.
+    fn start_commands(&mut self) -> u64 {
+        let us = self.srv.clock.mono_us();
+        self.conn.cmd_start_us = us;
+        us / 1000
     }
 
     /// Moves the messages other connections queued for this one into the reply stream.

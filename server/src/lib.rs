@@ -187,6 +187,11 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
     let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
     let clock: Arc<dyn Clock> = opts.clock.unwrap_or_else(|| Arc::new(SystemClock::new()));
     let srv = Arc::new(Server::new(cfg, clock, workers, opts.config_file));
+    // Users: `requirepass`, `user` directives, the `aclfile` (Redis refuses to start on errors).
+    for w in srv.init_acl().map_err(std::io::Error::other)? {
+        tracing::warn!("{w}");
+    }
+    tumbler_commands::notify::install(&srv);
     srv.apply_config();
     // Fencing tokens and the restart fence rest on a state file in `dir` (docs/locks.md).
     {

@@ -116,6 +116,16 @@ fn transactions() {
 }
 
 #[test]
+fn acl() {
+    run_file("acl.redis");
+}
+
+#[test]
 fn monitor() {
     run_file("monitor.redis");
+}
+
+#[test]
+fn notifications() {
+    run_file("notifications.redis");
 }

@@ -122,3 +122,49 @@ fn active_expiry_can_be_paused_for_tests() {
     }
     assert_eq!(int(c.cmd_str(&["DBSIZE"])), 0);
 }
+
+/// Keyspace notifications of expirations come from the timing wheel, so a subscriber hears of
+/// each lock's expiry within milliseconds of its deadline, never before it, without anyone
+/// touching the key (Redis' arrive whenever its sampling happens to find the key).
+#[test]
+fn expired_events_follow_the_deadline_closely() {
+    let t = Tumbler::start(&[]);
+    let mut sub = RawConn::connect(t.addr()).unwrap();
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    assert_eq!(c.cmd_str(&["CONFIG", "SET", "notify-keyspace-events", "Ex"]), b"+OK\r\n");
+    sub.cmd_str(&["SUBSCRIBE", "__keyevent@0__:expired"]);
+    // Long-lived keys set first, as on a real lock server: a shorter deadline inserted after a
+    // longer one must not wait for it.
+    for i in 0..500 {
+        c.cmd_str(&["SET", &format!("held:{i}"), "tok", "PX", "60000"]);
+    }
+    let n = 100;
+    // The subscriber notes when each event arrives, while the locks are still being taken.
+    let listener = std::thread::spawn(move || {
+        (0..n)
+            .map(|_| {
+                let (v, _) = parse(&sub.read_reply().expect("an expired event"));
+                let Value::Array(items) = v else { panic!("not a message: {v:?}") };
+                (items[2].text(), Instant::now())
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut deadline = std::collections::HashMap::new();
+    for i in 0..n {
+        let key = format!("lock:{i}");
+        let ttl = Duration::from_millis(40 + (i as u64 * 3) % 160);
+        let before = Instant::now();
+        assert_eq!(c.cmd_str(&["SET", &key, "tok", "NX", "PX", &ttl.as_millis().to_string()]), b"+OK\r\n");
+        deadline.insert(key, (before + ttl, Instant::now() + ttl));
+    }
+    let mut late = Vec::new();
+    for (key, arrived) in listener.join().expect("the subscriber") {
+        let (earliest, latest) = deadline.remove(&key).unwrap_or_else(|| panic!("unexpected or repeated {key}"));
+        assert!(arrived >= earliest, "{key} reported expired before its deadline");
+        late.push(arrived.saturating_duration_since(latest).as_millis() as u64);
+    }
+    late.sort_unstable();
+    // Generous for a loaded CI machine: the point is milliseconds, not seconds.
+    assert!(late[n - 1] < 250, "expired events lag their deadlines: sorted lateness (ms) {late:?}");
+    assert_eq!(int(c.cmd_str(&["DBSIZE"])), 500, "only the short locks expired");
+}

@@ -2,6 +2,7 @@
 //! started by the test on a port it picks, and stopped when the test ends.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod acl;
 mod blocking;
 mod cli;
 mod clients;

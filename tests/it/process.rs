@@ -57,6 +57,18 @@ fn malformed_value_and_refused_policy_stop_startup() {
 }
 
 #[test]
+fn the_shipped_config_passes_test_config_in_both_spellings() {
+    let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/tumbler.conf");
+    for args in
+        [vec!["--test-config", conf], vec![conf, "--test-config"], vec!["--test-config", conf, "--port", "7001"]]
+    {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        assert!(out.contains("Configuration test passed"), "{args:?}: {out}");
+    }
+}
+
+#[test]
 fn config_file_then_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("t.conf");

@@ -217,6 +217,9 @@ pub struct Conn {
     pub close_now: bool,
     /// Whether the connection has authenticated (or needs no authentication).
     pub authenticated: bool,
+    /// The ACL user the connection runs as; `None` until the first command for the `default`
+    /// user (resolved lazily, so building a connection needs no ACL lookup).
+    pub user: Option<tumbler_acl::SessionUser>,
     /// The server was asked to shut down by this connection.
     pub shutdown: Option<ShutdownRequest>,
     /// The connection comes from a loopback address (for `enable-debug-command local`).
@@ -247,6 +250,10 @@ pub struct Conn {
     /// True while this connection has the keyspace to itself (inside EXEC or a script), so
     /// that a command needing exclusive access runs at once instead of waiting for itself.
     pub exclusive: bool,
+    /// Monotonic µs at which the next top-level command starts: set by the network layer when
+    /// a batch starts and by each command as it ends, so that timing a command (SLOWLOG,
+    /// LATENCY) costs one clock read, not two.
+    pub cmd_start_us: u64,
 }
 
 /// A SHUTDOWN request, executed by the network layer.
@@ -267,6 +274,7 @@ impl Conn {
             close_after_reply: false,
             close_now: false,
             authenticated,
+            user: None,
             shutdown: None,
             local,
             ready: Vec::new(),
@@ -280,6 +288,7 @@ impl Conn {
             multi: None,
             watched: Vec::new(),
             exclusive: false,
+            cmd_start_us: 0,
         }
     }
 

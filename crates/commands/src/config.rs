@@ -64,6 +64,8 @@ pub struct Settings {
     pub requirepass: String,
     /// `protected-mode`.
     pub protected_mode: bool,
+    /// `aclfile` ("" = none; immutable): where ACL LOAD / SAVE read and write users.
+    pub aclfile: String,
 }
 
 impl Default for Settings {
@@ -80,6 +82,7 @@ impl Default for Settings {
             maxmemory_policy: "noeviction".into(),
             requirepass: String::new(),
             protected_mode: true,
+            aclfile: String::new(),
         }
     }
 }
@@ -121,6 +124,8 @@ pub struct Config {
     /// cannot be acquired again for this long (0: off). Applied to the keyspace by
     /// [`crate::Server::apply_config`].
     pub lock_delay: AtomicU64,
+    /// `notify-keyspace-events`, parsed.
+    pub notify: crate::notify::Flags,
     /// `slowlog-log-slower-than` in µs (-1: off).
     pub slowlog_slower_than: AtomicI64,
     /// `slowlog-max-len`.
@@ -131,8 +136,18 @@ pub struct Config {
     pub debug: AtomicU8,
     /// `loglevel` index into [`LOGLEVELS`].
     pub loglevel: AtomicU8,
-    /// Whether `requirepass` is set (read per connection).
+    /// Whether the default user needs a password (it is not `on nopass`): new connections
+    /// start unauthenticated. Kept current by [`crate::Server::acl_update`].
     pub has_password: AtomicBool,
+    /// Set by CONFIG SET `requirepass`; [`crate::Server::apply_config`] then gives the default
+    /// user the new password (only then: other CONFIG SETs leave ACL SETUSER's changes alone).
+    pub requirepass_changed: AtomicBool,
+    /// `acllog-max-len`.
+    pub acllog_max_len: AtomicU64,
+    /// `acl-pubsub-default allchannels` (the default is `resetchannels`).
+    pub acl_pubsub_all: AtomicBool,
+    /// `user` directives of the config file (and command line), validated, applied at startup.
+    pub users: tumbler_acl::ConfigUsers,
     /// Encoding thresholds (`hash-max-listpack-entries` …), read per aggregate write.
     pub encoding: EncodingLimits,
     /// `daemonize` (startup only).
@@ -160,12 +175,17 @@ impl Default for Config {
             lock_max_ttl: AtomicU64::new(60_000),
             lock_restart_fence: AtomicBool::new(true),
             lock_delay: AtomicU64::new(0),
+            notify: Default::default(),
             slowlog_slower_than: AtomicI64::new(10_000),
             slowlog_max_len: AtomicU64::new(128),
             latency_monitor_threshold: AtomicU64::new(0),
             debug: AtomicU8::new(DebugMode::No as u8),
             loglevel: AtomicU8::new(2),
             has_password: AtomicBool::new(false),
+            requirepass_changed: AtomicBool::new(false),
+            acllog_max_len: AtomicU64::new(tumbler_acl::DEFAULT_MAX_LEN as u64),
+            acl_pubsub_all: AtomicBool::new(false),
+            users: tumbler_acl::ConfigUsers::default(),
             encoding: EncodingLimits::default(),
             daemonize: AtomicBool::new(false),
             running: AtomicBool::new(false),
@@ -545,6 +565,20 @@ pub static PARAMS: &[Param] = &[
         },
     },
     Param {
+        name: "notify-keyspace-events",
+        immutable: false,
+        protected: false,
+        kind: Kind::Str {
+            get: |c| crate::notify::render(c.notify.get()),
+            set: |c, v| {
+                let f = crate::notify::parse(v)
+                    .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?;
+                c.notify.set(f);
+                Ok(())
+            },
+        },
+    },
+    Param {
         name: "slowlog-log-slower-than",
         immutable: false,
         protected: false,
@@ -747,7 +781,46 @@ pub static PARAMS: &[Param] = &[
             get: |c| settings(c).requirepass.clone(),
             set: |c, v| {
                 c.settings.write().requirepass = v.to_string();
-                c.has_password.store(!v.is_empty(), Relaxed);
+                c.requirepass_changed.store(true, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "aclfile",
+        immutable: true,
+        protected: false,
+        kind: Kind::Str {
+            get: |c| settings(c).aclfile.clone(),
+            set: |c, v| {
+                c.settings.write().aclfile = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "acllog-max-len",
+        immutable: false,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+            get: |c| c.acllog_max_len.load(Relaxed) as i64,
+            set: |c, v| {
+                c.acllog_max_len.store(v as u64, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "acl-pubsub-default",
+        immutable: false,
+        protected: false,
+        kind: Kind::Enum {
+            names: &["allchannels", "resetchannels"],
+            get: |c| if c.acl_pubsub_all.load(Relaxed) { 0 } else { 1 },
+            set: |c, i| {
+                c.acl_pubsub_all.store(i == 0, Relaxed);
                 Ok(())
             },
         },

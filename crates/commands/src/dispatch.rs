@@ -1,5 +1,5 @@
 //! The dispatcher: from parsed arguments to a reply, with Redis' checks in Redis' order:
-//! exists → arity → authenticated → allowed in a transaction → (ACL, out-of-memory: later) →
+//! exists → arity → authenticated → allowed in a transaction → ACL → (out-of-memory: later) →
 //! allowed in RESP2 subscribed mode → not busy → queued (inside MULTI) or run. A command
 //! rejected inside MULTI aborts the transaction.
 
@@ -52,12 +52,17 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
         reject(ctx, Some(id), &msg);
         return Some(id);
     }
-    if !ctx.conn.authenticated && !spec.has(F::NO_AUTH) {
+    // As Redis' authRequired(): a connection that never authenticated may run commands once
+    // the default user needs no password any more.
+    if !ctx.conn.authenticated && !spec.has(F::NO_AUTH) && ctx.srv.config.has_password.load(Relaxed) {
         reject(ctx, Some(id), errors::NOAUTH.as_bytes());
         return Some(id);
     }
     if ctx.conn.multi.is_some() && spec.has(F::NO_MULTI) {
         reject(ctx, Some(id), b"ERR Command not allowed inside a transaction");
+        return Some(id);
+    }
+    if !acl_allows(ctx, id, args) {
         return Some(id);
     }
     if ctx.conn.in_subscribed_mode()
@@ -110,14 +115,53 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
     Some(id)
 }
 
+/// The ACL check: true when the connection's user may run the command. A user with every
+/// permission (the default user unless restricted) costs one atomic load and a flag test; a
+/// denial is logged in ACL LOG and rejected with Redis' NOPERM text.
+#[inline]
+fn acl_allows(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) -> bool {
+    let srv = ctx.srv;
+    let Some(user) = crate::acl::session_user(srv, &mut ctx.conn.user) else {
+        // The user was deleted or replaced (ACL DELUSER, ACL LOAD): Redis has closed the
+        // connection by now.
+        ctx.conn.close_now = true;
+        return false;
+    };
+    if user.unrestricted() {
+        return true;
+    }
+    let user = std::sync::Arc::clone(user);
+    check_restricted(ctx, &user, id, args)
+}
+
+/// The check for a restricted user (out of line: the fast path stays small).
+#[inline(never)]
+fn check_restricted(ctx: &mut Ctx<'_>, user: &tumbler_acl::User, id: CommandId, args: Args<'_>) -> bool {
+    let srv = ctx.srv;
+    let Err(denial) = crate::acl::check(srv, user, id, args) else {
+        return true;
+    };
+    let context =
+        if ctx.conn.multi.is_some() { tumbler_acl::LogContext::Multi } else { tumbler_acl::LogContext::Toplevel };
+    // Redis records the command before checking it (CLIENT LIST and the log's `cmd=`).
+    ctx.conn.info.last_cmd.store(u32::from(id), Relaxed);
+    crate::acl::log_denial(srv, &ctx.conn.info, user.name(), denial, id, args, context, ctx.now);
+    reject(ctx, Some(id), crate::acl::noperm(srv, denial, id).as_bytes());
+    false
+}
+
 /// Runs a command that passed the checks (from the dispatcher, or queued and now run by
 /// EXEC), counting its call and any error it replied.
 pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
     let spec = ctx.srv.registry.get(id).spec;
     let errors_before = ctx.reply.error_count();
+    let mark = ctx.reply.len();
     let cfg = &ctx.srv.config;
     let timed = cfg.slowlog_slower_than.load(Relaxed) >= 0 || cfg.latency_monitor_threshold.load(Relaxed) > 0;
-    let started = timed.then(|| ctx.srv.clock.mono_us());
+    // Commands run by EXEC or a script are timed on their own; a top-level one starts where
+    // the previous one (or the batch) ended.
+    let nested = ctx.conn.exclusive || ctx.conn.in_script;
+    let started = timed.then(|| if nested { ctx.srv.clock.mono_us() } else { ctx.conn.cmd_start_us });
     let result =
         if spec.has(F::EXCLUSIVE) { ctx.exclusive(|ctx| (spec.handler)(ctx, args)) } else { (spec.handler)(ctx, args) };
     // EXEC's own call succeeds whatever its commands replied; they are counted one by one.
@@ -133,13 +177,32 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
         }
     }
     // QUIT is not shown: Redis answers it before looking the command up.
+    if ctx.conn.subscriptions() > 0 && !ctx.conn.in_script {
+        // Messages this command published to its own connection (keyspace notifications of
+        // its writes, PUBLISH to itself from a script) precede its reply, as in Redis.
+        let mut out = ctx.conn.info.outbox.lock();
+        if !out.is_empty() {
+            ctx.reply.insert_raw(mark, &out);
+            out.clear();
+        }
+    }
     if let Some(t0) = started {
-        let took = ctx.srv.clock.mono_us().saturating_sub(t0);
-        record_slow(ctx, spec, args, took);
+        let end = ctx.srv.clock.mono_us();
+        if !nested {
+            ctx.conn.cmd_start_us = end;
+        }
+        record_slow(ctx, spec, args, end.saturating_sub(t0));
     }
     if ctx.srv.monitors.active() && !spec.has(F::ADMIN | F::SKIP_MONITOR) && spec.name != "quit" {
         let from = if ctx.conn.in_script { Source::Script } else { Source::Client(&ctx.conn.info) };
         ctx.srv.monitors.feed(ctx.srv.clock.wall_us(), ctx.conn.db, from, args);
+        if ctx.conn.info.monitor.load(Relaxed) {
+            // A monitor's line for its own command follows that command's reply, before the
+            // next command's (several may run in one batch).
+            let mut out = ctx.conn.info.outbox.lock();
+            ctx.reply.raw_bytes(&out);
+            out.clear();
+        }
     }
     if failed {
         if let Some(text) = ctx.reply.last_error() {

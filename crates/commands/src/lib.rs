@@ -5,6 +5,7 @@
 //! arguments and a reply buffer ([`Ctx`]), so every command can be run and tested in-process,
 //! bytes in and bytes out.
 
+pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod cmd;
@@ -15,6 +16,7 @@ pub mod info;
 mod ldouble;
 pub mod locks;
 pub mod monitor;
+pub mod notify;
 pub mod pubsub;
 pub mod registry;
 pub mod scripts;
@@ -31,6 +33,8 @@ pub use dispatch::dispatch;
 pub use registry::{CommandId, Registry};
 pub use server::Server;
 pub use spec::CommandSpec;
+/// The ACL library, for the server crate (config-file `user` directives).
+pub use tumbler_acl;
 
 use tumbler_keyspace::gate::Shared;
 use tumbler_proto::Reply;
@@ -90,6 +94,12 @@ impl Ctx<'_> {
     #[inline]
     pub fn key<'k>(&self, key: &'k [u8]) -> tumbler_keyspace::KeyRef<'k> {
         self.srv.keyspace.key(self.conn.db, key)
+    }
+
+    /// Publishes a keyspace notification for `key` of this connection's database.
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.srv.notify(class, event, self.conn.db, key);
     }
 
     /// Wall-clock milliseconds at the batch's monotonic time.

@@ -82,6 +82,20 @@ impl PubSub {
         }
     }
 
+    /// Calls `f` for every subscription (kind, channel or pattern, subscriber), under the
+    /// registry's read locks: `f` must not subscribe or unsubscribe. Used when ACL SETUSER
+    /// takes channels away from a user.
+    pub fn for_each_subscription(&self, mut f: impl FnMut(Kind, &[u8], &Arc<ClientInfo>)) {
+        for (kind, map) in [(Kind::Channel, &self.channels), (Kind::Shard, &self.shard_channels)] {
+            for (name, subs) in map.read().iter() {
+                subs.iter().for_each(|c| f(kind, name, c));
+            }
+        }
+        for (name, subs) in self.patterns.read().iter() {
+            subs.iter().for_each(|c| f(Kind::Pattern, name, c));
+        }
+    }
+
     /// Removes client `id` from `name`'s subscribers.
     pub fn unsubscribe(&self, kind: Kind, name: &[u8], id: u64) {
         if kind == Kind::Pattern {

@@ -115,6 +115,28 @@ impl Registry {
         self.cmds.iter().enumerate().map(|(i, r)| (i as CommandId, r))
     }
 
+    /// The ACL catalog: one entry per command and subcommand with the same ids as this
+    /// registry, their full names, the table's categories and the `no_auth` flag.
+    pub fn catalog(&self) -> tumbler_acl::Catalog {
+        let entries = self
+            .cmds
+            .iter()
+            .map(|r| {
+                let e = match r.parent {
+                    None => tumbler_acl::CatalogEntry::command(&r.fullname, r.spec.acl),
+                    Some(p) => tumbler_acl::CatalogEntry::subcommand(&r.fullname, r.spec.acl, p),
+                };
+                if r.spec.has(crate::spec::F::NO_AUTH) {
+                    e.no_auth()
+                } else {
+                    e
+                }
+            })
+            .collect();
+        // The table is static and its names unique (a unit test builds it), so this cannot fail.
+        tumbler_acl::Catalog::new(entries).expect("the command table is a valid ACL catalog")
+    }
+
     /// Resolves `name` or `name|sub` (as COMMAND INFO and ACL rules write them).
     pub fn resolve(&self, full: &[u8]) -> Option<CommandId> {
         match full.iter().position(|&c| c == b'|') {

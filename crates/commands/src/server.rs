@@ -43,6 +43,10 @@ pub struct Server {
     pub slowlog: crate::slowlog::SlowLog,
     /// LATENCY events.
     pub latency: crate::slowlog::Latency,
+    /// Users, their permissions and the ACL LOG.
+    pub acl: tumbler_acl::SharedAcl,
+    /// The commands as the ACL sees them (ids are [`Registry`] ids).
+    pub acl_catalog: Arc<tumbler_acl::Catalog>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Monotonic ms at startup.
@@ -70,6 +74,10 @@ impl Server {
         // One more set of counters and gate slot for connections the acceptor serves itself
         // (see `fallback_worker`), and a gate slot for the expiry thread.
         let stats = Stats::new(workers + 1, registry.len());
+        let acl_catalog = Arc::new(registry.catalog());
+        let mut acl = tumbler_acl::Acl::new(Arc::clone(&acl_catalog));
+        acl.set_pubsub_default(config.acl_pubsub_all.load(Relaxed));
+        let acl = tumbler_acl::SharedAcl::new(acl, config.acllog_max_len.load(Relaxed) as usize);
         let started = clock.mono_ms();
         let lastsave = clock.wall_us() / 1_000_000;
         Server {
@@ -86,6 +94,8 @@ impl Server {
             monitors: crate::monitor::Monitors::default(),
             slowlog: crate::slowlog::SlowLog::default(),
             latency: crate::slowlog::Latency::default(),
+            acl,
+            acl_catalog,
             clock,
             started,
             run_id: random_hex(40),
@@ -119,7 +129,52 @@ impl Server {
     /// startup and after CONFIG SET.
     pub fn apply_config(&self) {
         self.keyspace.stats.set_lock_delay_ms(self.config.lock_delay.load(Relaxed));
+        crate::notify::apply(self);
         self.slowlog.trim(usize::try_from(self.config.slowlog_max_len.load(Relaxed)).unwrap_or(usize::MAX));
+        self.apply_acl_config();
+    }
+
+    /// The ACL side of [`Server::apply_config`]: `acllog-max-len`, `acl-pubsub-default`, and
+    /// a `requirepass` that was just set.
+    fn apply_acl_config(&self) {
+        let c = &self.config;
+        self.acl.log().set_max_len(usize::try_from(c.acllog_max_len.load(Relaxed)).unwrap_or(usize::MAX));
+        let all = c.acl_pubsub_all.load(Relaxed);
+        if self.acl.read().pubsub_default() != all {
+            self.acl_update(|acl| acl.set_pubsub_default(all));
+        }
+        if c.requirepass_changed.swap(false, Relaxed) {
+            let pass = c.settings.read().requirepass.clone();
+            self.acl_update(|acl| acl.set_requirepass(pass.as_bytes()));
+        }
+    }
+
+    /// Changes the user table (see [`tumbler_acl::SharedAcl::update`]) and keeps
+    /// `has_password` (does the default user need a password?) in step with it.
+    pub fn acl_update<R>(&self, f: impl FnOnce(&mut tumbler_acl::Acl) -> R) -> R {
+        self.acl.update(|acl| {
+            let r = f(acl);
+            let d = acl.default_user();
+            self.config.has_password.store(!(d.is_enabled() && d.is_nopass()), Relaxed);
+            r
+        })
+    }
+
+    /// Startup: `requirepass`, then the config file's `user` directives, then the `aclfile`,
+    /// in Redis' order. Refuses both `user` directives and an `aclfile`, as Redis does. The
+    /// error is the text to print before exiting; the warnings go to the log.
+    pub fn init_acl(&self) -> Result<Vec<String>, String> {
+        self.apply_acl_config();
+        let aclfile = self.config.settings.read().aclfile.clone();
+        if !self.config.users.is_empty() && !aclfile.is_empty() {
+            return Err(tumbler_acl::error::CONFIG_AND_ACLFILE.to_string());
+        }
+        let warnings = self.acl_update(|acl| acl.apply_config_users(&self.config.users))?;
+        if !aclfile.is_empty() {
+            self.acl_update(|acl| acl.load_file(std::path::Path::new(&aclfile), &aclfile))
+                .map_err(|e| format!("Aborting Redis startup because of ACL errors: {}", e.0))?;
+        }
+        Ok(warnings)
     }
 
     /// The worker index (statistics, gate slot) of connections the acceptor thread serves

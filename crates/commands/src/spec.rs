@@ -67,59 +67,9 @@ impl F {
     ];
 }
 
-/// ACL categories (`@read`, `@write`…), in Redis' order.
-pub struct C;
-
-#[allow(missing_docs)]
-impl C {
-    pub const NONE: u64 = 0;
-    pub const KEYSPACE: u64 = 1 << 0;
-    pub const READ: u64 = 1 << 1;
-    pub const WRITE: u64 = 1 << 2;
-    pub const SET: u64 = 1 << 3;
-    pub const SORTEDSET: u64 = 1 << 4;
-    pub const LIST: u64 = 1 << 5;
-    pub const HASH: u64 = 1 << 6;
-    pub const STRING: u64 = 1 << 7;
-    pub const BITMAP: u64 = 1 << 8;
-    pub const HYPERLOGLOG: u64 = 1 << 9;
-    pub const GEO: u64 = 1 << 10;
-    pub const STREAM: u64 = 1 << 11;
-    pub const PUBSUB: u64 = 1 << 12;
-    pub const ADMIN: u64 = 1 << 13;
-    pub const FAST: u64 = 1 << 14;
-    pub const SLOW: u64 = 1 << 15;
-    pub const BLOCKING: u64 = 1 << 16;
-    pub const DANGEROUS: u64 = 1 << 17;
-    pub const CONNECTION: u64 = 1 << 18;
-    pub const TRANSACTION: u64 = 1 << 19;
-    pub const SCRIPTING: u64 = 1 << 20;
-
-    /// Categories in the order Redis lists them, with their names.
-    pub const ORDER: &'static [(u64, &'static str)] = &[
-        (C::KEYSPACE, "keyspace"),
-        (C::READ, "read"),
-        (C::WRITE, "write"),
-        (C::SET, "set"),
-        (C::SORTEDSET, "sortedset"),
-        (C::LIST, "list"),
-        (C::HASH, "hash"),
-        (C::STRING, "string"),
-        (C::BITMAP, "bitmap"),
-        (C::HYPERLOGLOG, "hyperloglog"),
-        (C::GEO, "geo"),
-        (C::STREAM, "stream"),
-        (C::PUBSUB, "pubsub"),
-        (C::ADMIN, "admin"),
-        (C::FAST, "fast"),
-        (C::SLOW, "slow"),
-        (C::BLOCKING, "blocking"),
-        (C::DANGEROUS, "dangerous"),
-        (C::CONNECTION, "connection"),
-        (C::TRANSACTION, "transaction"),
-        (C::SCRIPTING, "scripting"),
-    ];
-}
+/// ACL categories (`@read`, `@write`…), in Redis' order: the ACL library's bits, so a
+/// command's `acl` field goes into the ACL catalog unchanged.
+pub use tumbler_acl::Cat as C;
 
 /// Key-spec flags, in Redis' order.
 pub struct KS;
@@ -267,6 +217,13 @@ impl CommandSpec {
     /// and later ACL and script key checks). Returns `None` when the arguments are not valid for
     /// the specs (e.g. a key count beyond the arguments).
     pub fn key_positions(&self, argc: usize, arg: impl Fn(usize) -> Vec<u8>) -> Option<Vec<usize>> {
+        Some(self.keys_with_flags(argc, arg)?.into_iter().map(|(pos, _)| pos).collect())
+    }
+
+    /// Like [`CommandSpec::key_positions`], with the `KS::*` flags of the key spec that found
+    /// each key (the ACL check needs a key's access: read from `ACCESS`, write from
+    /// `INSERT`/`DELETE`/`UPDATE`).
+    pub fn keys_with_flags(&self, argc: usize, arg: impl Fn(usize) -> Vec<u8>) -> Option<Vec<(usize, u32)>> {
         let mut out = Vec::new();
         for ks in self.keys {
             if ks.flags & KS::NOT_KEY != 0 {
@@ -308,7 +265,7 @@ impl CommandSpec {
                     };
                     let mut i = first;
                     while i <= last && i < argc as isize {
-                        out.push(i as usize);
+                        out.push((i as usize, ks.flags));
                         i += step.max(1) as isize;
                     }
                 }
@@ -323,7 +280,7 @@ impl CommandSpec {
                         return None;
                     }
                     for j in 0..n as isize {
-                        out.push((start + j * step as isize) as usize);
+                        out.push(((start + j * step as isize) as usize, ks.flags));
                     }
                 }
                 Find::Unknown => {}

@@ -6,7 +6,8 @@
 //! flags (`F::EXCLUSIVE`, `F::EXTENSION`) are not shown by COMMAND INFO.
 
 use crate::cmd::{
-    connection, hashes, introspection, keys, lists, lock, pubsub, scripting, server, sets, strings, transactions, zsets,
+    acl, connection, hashes, introspection, keys, lists, lock, pubsub, scripting, server, sets, strings, transactions,
+    zsets,
 };
 use crate::spec::{Begin, CommandSpec, Find, KeySpec, C, F, KS};
 
@@ -65,6 +66,134 @@ pub static TABLE: &[CommandSpec] = &[
         acl: C::FAST | C::CONNECTION,
         legacy_keys: (0, 0, 0),
         handler: connection::reset,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "acl",
+        arity: -2,
+        flags: F::NONE,
+        acl: C::SLOW,
+        legacy_keys: (0, 0, 0),
+        subcommands: &[
+            CommandSpec {
+                name: "whoami",
+                arity: 2,
+                flags: F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: acl::whoami,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "deluser",
+                arity: -3,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                handler: acl::deluser,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "save",
+                arity: 2,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                handler: acl::save,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "dryrun",
+                arity: -4,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                handler: acl::dryrun,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "genpass",
+                arity: -2,
+                flags: F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: acl::genpass,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "help",
+                arity: 2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: acl::help,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "list",
+                arity: 2,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                handler: acl::list,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "log",
+                arity: -2,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                handler: acl::log,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "load",
+                arity: 2,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                handler: acl::load,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "setuser",
+                arity: -3,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                handler: acl::setuser,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "getuser",
+                arity: 3,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                handler: acl::getuser,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "cat",
+                arity: -2,
+                flags: F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: acl::cat,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "users",
+                arity: 2,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                handler: acl::users,
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        handler: acl::help,
         ..CommandSpec::DEFAULT
     },
     CommandSpec {

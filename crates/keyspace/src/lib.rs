@@ -23,7 +23,7 @@ pub use gate::Gate;
 pub use shard::Shard;
 pub use stats::KeyspaceStats;
 pub use types::{Hash, Limits, List, Set, ZSet};
-pub use watch::{WatchFlag, Watches};
+pub use watch::{EventHook, KeyEvents, WatchFlag, Watches};
 
 use watch::KeyState;
 
@@ -122,6 +122,8 @@ pub struct Keyspace {
     pub stats: KeyspaceStats,
     /// Keys watched by transactions (WATCH).
     pub watches: Watches,
+    /// Keyspace-notification hook for expirations and new keys.
+    pub events: EventHook,
     wakeup: Wakeup,
 }
 
@@ -137,6 +139,7 @@ pub struct KeyEntry<'a> {
     stats: &'a KeyspaceStats,
     db: usize,
     watches: &'a Watches,
+    events: &'a EventHook,
     /// The key changed through this access: transactions watching it are told when the
     /// access ends (still under the shard lock), unless [`KeyEntry::unchanged`] retracts it.
     changed: bool,
@@ -156,14 +159,24 @@ impl<'a> KeyEntry<'a> {
         shard.observe(now);
         let present = match shard.find(hash, key) {
             Some(e) if e.is_expired(now) => {
-                shard.remove_expired(hash, key, &ks.stats);
-                ks.watches.touch(k.db, key, true);
+                ks.purge(shard, k);
                 false
             }
             Some(_) => true,
             None => false,
         };
-        KeyEntry { shard, hash, key, now, present, stats: &ks.stats, db: k.db, watches: &ks.watches, changed: false }
+        KeyEntry {
+            shard,
+            hash,
+            key,
+            now,
+            present,
+            stats: &ks.stats,
+            db: k.db,
+            watches: &ks.watches,
+            events: &ks.events,
+            changed: false,
+        }
     }
 
     /// Notes that the key changed, for transactions watching it (Redis' signalModifiedKey).
@@ -177,6 +190,17 @@ impl<'a> KeyEntry<'a> {
     /// abort a transaction watching the key.
     pub fn unchanged(&mut self) {
         self.changed = false;
+    }
+
+    /// Reports a read lookup that found nothing (the `keymiss` event) for commands that look
+    /// a key up for reading through a write access (GETDEL, GETEX).
+    pub fn note_miss(&self) {
+        self.events.missed(self.db, self.key);
+    }
+
+    /// True when this access changed the key (keyspace notifications).
+    pub fn is_changed(&self) -> bool {
+        self.changed
     }
 
     /// The key.
@@ -234,6 +258,7 @@ impl<'a> KeyEntry<'a> {
             };
             self.shard.insert(self.hash, entry, at);
             self.present = true;
+            self.events.created(self.db, self.key);
             None
         }
     }
@@ -243,6 +268,8 @@ impl<'a> KeyEntry<'a> {
         self.touched();
         let old = if self.present { self.shard.remove(self.hash, self.key) } else { None };
         self.shard.insert(self.hash, entry, expire_at);
+        // Redis deletes an overwritten destination and adds the key anew: a new key either way.
+        self.events.created(self.db, self.key);
         self.present = true;
         old
     }
@@ -348,6 +375,7 @@ impl<'a> KeyEntry<'a> {
                     let e = Entry::new(self.key, make(), lru_clock(self.now));
                     self.shard.insert(self.hash, e, NO_EXPIRE);
                     self.present = true;
+                    self.events.created(self.db, self.key);
                 }
             },
         }
@@ -415,13 +443,18 @@ impl<'k> Locked<'k> {
     }
 
     /// The live entry for a key this lock covers (`None` if absent, expired, or not covered).
+    /// Under a read lock, a miss is a read lookup that found nothing (the `keymiss` event).
     pub fn get(&self, k: &KeyRef<'_>) -> Option<&Entry> {
         let p = self.part(k)?;
-        let shard: &Shard = match &p.guard {
-            Guard::Read(g) => g,
-            Guard::Write(g) => g,
+        let (shard, read): (&Shard, bool) = match &p.guard {
+            Guard::Read(g) => (g, true),
+            Guard::Write(g) => (g, false),
         };
-        shard.find_live(k.hash, k.key, self.now)
+        let found = shard.find_live(k.hash, k.key, self.now);
+        if found.is_none() && read {
+            self.ks.events.missed(k.db, k.key);
+        }
+        found
     }
 
     /// Write access to a key this lock covers for writing.
@@ -510,6 +543,7 @@ impl Keyspace {
             dbs: (0..databases.max(1)).map(|_| Db::new()).collect(),
             stats: KeyspaceStats::default(),
             watches: Watches::default(),
+            events: EventHook::default(),
             wakeup: Wakeup { planned: AtomicU64::new(u64::MAX), ..Default::default() },
         }
     }
@@ -540,17 +574,43 @@ impl Keyspace {
             let g = slot.lock.read();
             match g.find(k.hash, k.key) {
                 Some(e) if e.is_expired(now) => {}
+                None => {
+                    self.events.missed(k.db, k.key);
+                    return f(None);
+                }
                 found => return f(found),
             }
         }
         // Rare: the key expired and the wheel has not reclaimed it yet.
+        self.remove_expired(slot, &k, now);
+        self.events.missed(k.db, k.key);
+        f(None)
+    }
+
+    /// Removes `k` (in `slot`) if it is still there and expired at `now`.
+    fn remove_expired(&self, slot: &ShardSlot, k: &KeyRef<'_>, now: u64) {
         let mut g = slot.lock.write();
         if g.find(k.hash, k.key).is_some_and(|e| e.is_expired(now)) {
-            g.remove_expired(k.hash, k.key, &self.stats);
-            self.watches.touch(k.db, k.key, true);
+            self.purge(&mut g, k);
             self.publish_due(slot, &g);
         }
-        f(None)
+    }
+
+    /// Removes `k`, found expired in its (locked) `shard`: counts it, and tells watching
+    /// transactions and the keyspace-event listener.
+    fn purge(&self, shard: &mut Shard, k: &KeyRef<'_>) {
+        shard.remove_expired(k.hash, k.key, &self.stats);
+        self.watches.touch(k.db, k.key, true);
+        self.events.expired(k.db, k.key);
+    }
+
+    /// Removes `k` if its deadline has passed (and tells watchers and listeners), without
+    /// counting a lookup: EXEC's check of its watched keys.
+    pub fn expire_if_due(&self, k: KeyRef<'_>, now: u64) {
+        let slot = self.slot(&k);
+        if slot.lock.read().find(k.hash, k.key).is_some_and(|e| e.is_expired(now)) {
+            self.remove_expired(slot, &k, now);
+        }
     }
 
     /// Runs `f` with exclusive access to `k`.
@@ -568,7 +628,35 @@ impl Keyspace {
 
     /// Locks the shards of all `keys` (several may share a shard or a database) in ascending
     /// order, for reading or writing.
+    ///
+    /// Keys that have expired but are still stored are removed first, in the order given, as
+    /// Redis' lookups of each key would (their `expired` events come in that order).
     pub fn lock<'k>(&'k self, now: u64, write: bool, keys: &[KeyRef<'_>]) -> Locked<'k> {
+        let mut locked = self.lock_only(now, write, keys);
+        let mut purge_later = false;
+        for k in keys {
+            let Some(p) = locked.parts.iter_mut().find(|p| p.db == k.db && p.shard == k.shard()) else { continue };
+            match &mut p.guard {
+                Guard::Write(g) => {
+                    if g.find(k.hash, k.key).is_some_and(|e| e.is_expired(now)) {
+                        self.purge(g, k);
+                    }
+                }
+                Guard::Read(g) => purge_later |= g.find(k.hash, k.key).is_some_and(|e| e.is_expired(now)),
+            }
+        }
+        if purge_later {
+            // Rare: expired keys under read locks. Remove them with write locks, then look again.
+            drop(locked);
+            for k in keys {
+                self.expire_if_due(*k, now);
+            }
+            locked = self.lock_only(now, write, keys);
+        }
+        locked
+    }
+
+    fn lock_only<'k>(&'k self, now: u64, write: bool, keys: &[KeyRef<'_>]) -> Locked<'k> {
         let mut ids: Vec<(usize, usize)> = keys.iter().map(|k| (k.db, k.shard())).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -617,11 +705,12 @@ impl Keyspace {
                     continue;
                 }
                 let mut g = slot.lock.write();
-                if self.watches.active() {
+                if self.watches.active() || self.events.wants_expired() {
                     let mut gone = Vec::new();
                     removed += g.reclaim(now, budget, &self.stats, Some(&mut gone));
                     for key in &gone {
                         self.watches.touch(db_index, key, true);
+                        self.events.expired(db_index, key);
                     }
                 } else {
                     removed += g.reclaim(now, budget, &self.stats, None);

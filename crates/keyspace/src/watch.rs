@@ -147,6 +147,74 @@ impl Watches {
     }
 }
 
+/// Listener for key events the keyspace itself causes: expirations (found on access or
+/// reclaimed by the wheel) and key creation, for keyspace notifications. Called with the
+/// shard lock held: it must not touch the keyspace.
+pub trait KeyEvents: Send + Sync {
+    /// `key` of database `db` expired and was removed.
+    fn expired(&self, db: usize, key: &[u8]);
+    /// `key` of database `db` was created.
+    fn created(&self, db: usize, key: &[u8]);
+    /// A read found no `key` in database `db`.
+    fn missed(&self, db: usize, key: &[u8]);
+}
+
+/// The installed [`KeyEvents`] listener and which events it wants.
+#[derive(Default)]
+pub struct EventHook {
+    listener: std::sync::OnceLock<Box<dyn KeyEvents>>,
+    want_expired: AtomicBool,
+    want_created: AtomicBool,
+    want_missed: AtomicBool,
+}
+
+impl EventHook {
+    /// Installs the listener (once).
+    pub fn install(&self, l: Box<dyn KeyEvents>) {
+        let _ = self.listener.set(l);
+    }
+
+    /// Which events to report (from `notify-keyspace-events`).
+    pub fn want(&self, expired: bool, created: bool, missed: bool) {
+        self.want_expired.store(expired, Relaxed);
+        self.want_created.store(created, Relaxed);
+        self.want_missed.store(missed, Relaxed);
+    }
+
+    /// True when expirations are reported.
+    #[inline]
+    pub fn wants_expired(&self) -> bool {
+        self.want_expired.load(Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn expired(&self, db: usize, key: &[u8]) {
+        if self.wants_expired() {
+            if let Some(l) = self.listener.get() {
+                l.expired(db, key);
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn missed(&self, db: usize, key: &[u8]) {
+        if self.want_missed.load(Relaxed) {
+            if let Some(l) = self.listener.get() {
+                l.missed(db, key);
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn created(&self, db: usize, key: &[u8]) {
+        if self.want_created.load(Relaxed) {
+            if let Some(l) = self.listener.get() {
+                l.created(db, key);
+            }
+        }
+    }
+}
+
 /// What a database holds under a key, for [`Watches::touch_db`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyState {

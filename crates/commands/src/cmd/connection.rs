@@ -52,14 +52,29 @@ pub fn select(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Checks credentials. Until ACLs exist, the only user is `default`, whose password is
-/// `requirepass` (no password: any password is accepted, as Redis' `nopass` default user).
-fn check_credentials(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
+/// Authenticates the connection as `user` (AUTH, HELLO AUTH). A failure is logged in the ACL
+/// LOG (object: the command name as sent) and replies `WRONGPASS`, whatever the reason.
+fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8], command: &[u8]) -> CmdResult {
+    let srv = ctx.srv;
+    let outcome = srv.acl.read().authenticate(user, pass);
+    match outcome {
+        Ok(u) => {
+            *ctx.conn.info.user.lock() = String::from_utf8_lossy(u.name()).into_owned();
+            ctx.conn.user = Some(tumbler_acl::SessionUser::authenticated(&srv.acl, u));
+            ctx.conn.authenticated = true;
+            Ok(())
+        }
+        Err(_) => {
+            let context = if ctx.conn.multi.is_some() || ctx.conn.exclusive {
+                tumbler_acl::LogContext::Multi
+            } else {
+                tumbler_acl::LogContext::Toplevel
+            };
+            let info = ctx.conn.info.clone();
+            crate::acl::log_event(srv, &info, tumbler_acl::LogReason::Auth, context, command, user, ctx.now);
+            Err(errors::WRONGPASS.into())
+        }
     }
-    let s = ctx.srv.config.settings.read();
-    s.requirepass.is_empty() || s.requirepass.as_bytes() == pass
 }
 
 /// AUTH [username] password
@@ -68,18 +83,16 @@ pub fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Err(errors::SYNTAX.into());
     }
     let (user, pass): (&[u8], &[u8]) = if args.len() == 2 {
-        if !ctx.srv.config.has_password.load(Relaxed) {
-            return Err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into());
+        // Redis keeps the old error for the one-argument form when the default user needs no
+        // password.
+        if ctx.srv.acl.read().default_user().is_nopass() {
+            return Err(tumbler_acl::error::AUTH_WITHOUT_PASSWORD.into());
         }
         (b"default", args.get(1))
     } else {
         (args.get(1), args.get(2))
     };
-    if !check_credentials(ctx, user, pass) {
-        return Err(errors::WRONGPASS.into());
-    }
-    ctx.conn.authenticated = true;
-    *ctx.conn.info.user.lock() = String::from_utf8_lossy(user).into_owned();
+    authenticate(ctx, user, pass, args.get(0))?;
     ctx.reply.ok();
     Ok(())
 }
@@ -113,12 +126,7 @@ pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         let more = args.len() - 1 - j;
         let opt = cstr(args.get(j));
         if is(opt, "auth") && more >= 2 {
-            let (u, p) = (args.get(j + 1), args.get(j + 2));
-            if !check_credentials(ctx, u, p) {
-                return Err(errors::WRONGPASS.into());
-            }
-            ctx.conn.authenticated = true;
-            *ctx.conn.info.user.lock() = String::from_utf8_lossy(u).into_owned();
+            authenticate(ctx, args.get(j + 1), args.get(j + 2), args.get(0))?;
             j += 2;
         } else if is(opt, "setname") && more >= 1 {
             let n = args.get(j + 1);
@@ -136,7 +144,8 @@ pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         j += 1;
     }
     if !ctx.conn.authenticated {
-        return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
+        // Redis 7.0.15's text (without the `<proto>` later versions added).
+        return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
     }
     if let Some(v) = ver {
         let p = if v == 3 { Protocol::Resp3 } else { Protocol::Resp2 };
@@ -175,6 +184,7 @@ pub fn reset(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
     ctx.conn.info.resp.store(2, Relaxed);
     ctx.conn.reply_mode = ReplyMode::On;
     ctx.conn.authenticated = !ctx.srv.config.has_password.load(Relaxed);
+    ctx.conn.user = None;
     *ctx.conn.info.user.lock() = "default".into();
     set_name(&ctx.conn.info, b"");
     ctx.reply.simple(b"RESET");
@@ -363,7 +373,11 @@ fn type_of(c: &ClientInfo) -> ClientType {
 
 /// Appends one CLIENT LIST line (without the trailing newline) for `c`.
 pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo, out: &mut String) {
-    let now = ctx.now;
+    client_line_at(ctx.srv, ctx.now, c, out);
+}
+
+/// [`client_line`] at monotonic time `now` (also the `client-info` of ACL LOG entries).
+pub fn client_line_at(srv: &crate::Server, now: u64, c: &ClientInfo, out: &mut String) {
     let age = now.saturating_sub(c.created) / 1000;
     let idle = now.saturating_sub(c.last_interaction.load(Relaxed)) / 1000;
     let names = c.names.lock().clone();
@@ -379,7 +393,7 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo, out: &mut String) {
     if multi >= 0 {
         flags.push('x');
     }
-    if ctx.srv.blocking.of_client(c.id).is_some() {
+    if srv.blocking.of_client(c.id).is_some() {
         flags.push('b');
     }
     if c.watch.is_dirty() {
@@ -393,7 +407,7 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo, out: &mut String) {
     }
     let cmd = match c.last_cmd.load(Relaxed) {
         u32::MAX => "NULL".to_string(),
-        id => ctx.srv.registry.get(id as u16).fullname.clone(),
+        id => srv.registry.get(id as u16).fullname.clone(),
     };
     let qbuf = c.qbuf.load(Relaxed);
     let qfree = c.qbuf_free.load(Relaxed);
@@ -501,7 +515,7 @@ pub fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             } else if is(opt, "laddr") {
                 laddr = Some(v);
             } else if is(opt, "user") {
-                if v != b"default" {
+                if ctx.srv.acl.read().user(v).is_none() {
                     let mut m = b"ERR No such user '".to_vec();
                     m.extend_from_slice(cstr(v));
                     m.push(b'\'');
@@ -533,6 +547,8 @@ pub fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             || id.is_some_and(|i| i != c.id)
             || user.is_some_and(|u| u != c.user.lock().as_bytes())
             || (skipme && c.id == me)
+            // Already being closed (Redis skips clients flagged to close).
+            || c.killed.load(Relaxed)
         {
             continue;
         }

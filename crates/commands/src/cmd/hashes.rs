@@ -1,6 +1,7 @@
 //! Hash commands (Redisson keeps its re-entrant locks in hashes).
 
 use crate::ldouble::{incr_by_float, IncrFloatError};
+use crate::notify::{self, N};
 use crate::util::{int, is, random_u64};
 use crate::{CmdError, CmdResult, Ctx};
 use tumbler_keyspace::Hash;
@@ -25,10 +26,10 @@ fn hset_generic(ctx: &mut Ctx<'_>, args: Args<'_>, name: &str) -> Result<i64, Cm
         return Err(CmdError::Owned(m));
     }
     let limits = ctx.srv.config.encoding.get();
-    let added = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
-        e.with_hash(true, |h| {
+    let added = notify::write(ctx, args.get(1), N::HASH, "hset", |e| {
+        Ok(e.with_hash(true, |h| {
             (2..args.len()).step_by(2).filter(|&i| h.set(args.get(i), args.get(i + 1), &limits)).count()
-        })
+        })?)
     })?;
     Ok(added.unwrap_or(0) as i64)
 }
@@ -50,7 +51,7 @@ pub fn hmset(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// HSETNX key field value
 pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let limits = ctx.srv.config.encoding.get();
-    let set = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
+    let set = notify::write(ctx, args.get(1), N::HASH, "hset", |e| {
         let set = e.with_hash(true, |h| {
             if h.get(args.get(2)).is_some() {
                 false
@@ -61,7 +62,7 @@ pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         if matches!(set, Ok(Some(false))) {
             e.unchanged();
         }
-        set
+        Ok(set?)
     })?;
     ctx.reply.int(i64::from(set.unwrap_or(false)));
     Ok(())
@@ -109,12 +110,12 @@ pub fn hmget(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// HDEL key field [field ...]
 pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let n = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
+    let n = notify::write(ctx, args.get(1), N::HASH, "hdel", |e| {
         let n = e.with_hash(false, |h| args.iter().skip(2).filter(|f| h.remove(f)).count());
         if matches!(n, Ok(Some(0))) {
             e.unchanged();
         }
-        n
+        Ok(n?)
     })?;
     ctx.reply.int(n.unwrap_or(0) as i64);
     Ok(())
@@ -145,7 +146,7 @@ pub fn hstrlen(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 pub fn hincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let by = int(args.get(3))?;
     let limits = ctx.srv.config.encoding.get();
-    let r = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
+    let r = notify::write(ctx, args.get(1), N::HASH, "hincrby", |e| {
         e.with_hash(true, |h| -> Result<i64, CmdError> {
             let cur = match h.get(args.get(2)) {
                 None => 0,
@@ -156,9 +157,10 @@ pub fn hincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             let new = cur.checked_add(by).ok_or(CmdError::Static(errors::INCR_OVERFLOW))?;
             h.set(args.get(2), itoa::Buffer::new().format(new).as_bytes(), &limits);
             Ok(new)
-        })
+        })?
+        .transpose()
     })?;
-    ctx.reply.int(r.unwrap_or(Ok(0))?);
+    ctx.reply.int(r.unwrap_or(0));
     Ok(())
 }
 
@@ -172,7 +174,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         Ok(_) => {}
     }
     let limits = ctx.srv.config.encoding.get();
-    let r = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
+    let r = notify::write(ctx, args.get(1), N::HASH, "hincrbyfloat", |e| {
         e.with_hash(true, |h| -> Result<Vec<u8>, CmdError> {
             let out = incr_by_float(h.get(args.get(2)), incr).map_err(|err| match err {
                 IncrFloatError::BadValue => CmdError::Static("ERR hash value is not a float"),
@@ -181,9 +183,10 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             })?;
             h.set(args.get(2), &out, &limits);
             Ok(out)
-        })
+        })?
+        .transpose()
     })?;
-    let v = r.unwrap_or_else(|| Ok(Vec::new()))?;
+    let v = r.unwrap_or_default();
     ctx.reply.bulk(&v);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Generic key commands and expiry: DEL, EXISTS, EXPIRE and friends, TTL, SCAN, RENAME, COPY…
 
+use crate::notify::N;
 use crate::util::{db_index, int, int32, is};
 use crate::{CmdError, CmdResult, Ctx};
 use tumbler_keyspace::{Entry, KeyRef, ScanFilter, NO_EXPIRE};
@@ -16,11 +17,20 @@ fn keys_of<'a>(ctx: &Ctx<'_>, args: &Args<'a>, from: usize) -> Vec<KeyRef<'a>> {
 fn del_generic(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let srv = ctx.srv;
     let n = if args.len() == 2 {
-        srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| e.remove().is_some()) as i64
+        let gone = srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| e.remove().is_some());
+        if gone {
+            ctx.notify(N::GENERIC, "del", args.get(1));
+        }
+        i64::from(gone)
     } else {
         let keys = keys_of(ctx, &args, 1);
         let mut locked = srv.keyspace.lock(ctx.now, true, &keys);
-        keys.iter().filter(|k| locked.entry(k).remove().is_some()).count() as i64
+        let gone: Vec<bool> = keys.iter().map(|k| locked.entry(k).remove().is_some()).collect();
+        drop(locked);
+        for (k, _) in keys.iter().zip(&gone).filter(|(_, g)| **g) {
+            ctx.notify(N::GENERIC, "del", k.key);
+        }
+        gone.iter().filter(|g| **g).count() as i64
     };
     ctx.reply.int(n);
     Ok(())
@@ -128,6 +138,9 @@ pub fn pexpiretime(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let srv = ctx.srv;
     let done = srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| e.persist());
+    if done {
+        ctx.notify(N::GENERIC, "persist", args.get(1));
+    }
     ctx.reply.int(i64::from(done));
     Ok(())
 }
@@ -187,6 +200,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, seconds: bool, relative: bo
         now + i128::from(when) - i128::from(ctx.wall_ms())
     };
     let srv = ctx.srv;
+    let mut event = "expire";
     let r = srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| -> i64 {
         let Some(cur) = e.get() else { return 0 };
         let current = match cur.expire_at() {
@@ -204,11 +218,15 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, seconds: bool, relative: bo
         }
         if new_at <= now {
             e.remove();
+            event = "del";
         } else {
             e.set_expire(new_at.min(i128::from(u64::MAX - 2)) as u64);
         }
         1
     });
+    if r == 1 {
+        ctx.notify(N::GENERIC, event, args.get(1));
+    }
     ctx.reply.int(r);
     Ok(())
 }
@@ -352,6 +370,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: Args<'_>, nx: bool) -> CmdResult {
     let Some(old) = locked.entry(&ks).remove() else { return Err(errors::NO_SUCH_KEY.into()) };
     locked.entry(&kd).put(old.clone_as(dst, lru), at);
     drop(locked);
+    ctx.notify(N::GENERIC, "rename_from", src);
+    ctx.notify(N::GENERIC, "rename_to", dst);
     if nx {
         ctx.reply.int(1);
     } else {
@@ -408,6 +428,7 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     locked.entry(&kd).put(copy, at);
     drop(locked);
+    srv.notify(N::GENERIC, "copy_to", dst_db, dst);
     ctx.reply.int(1);
     Ok(())
 }
@@ -434,6 +455,8 @@ pub fn move_(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         locked.entry(&kd).put(e, at);
     }
     drop(locked);
+    ctx.notify(N::GENERIC, "move_from", key);
+    srv.notify(N::GENERIC, "move_to", dst_db, key);
     ctx.reply.int(1);
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! List commands, blocking pops included (python-redis-lock waits for releases with BLPOP).
 
 use crate::blocking::{BlockOp, BlockRequest, Outcome, Waiter};
+use crate::notify::{self, N};
 use crate::util::{int, is};
 use crate::{CmdError, CmdResult, Ctx};
 use std::sync::Arc;
-use tumbler_keyspace::{KeyRef, List, Type};
+use tumbler_keyspace::{List, Type};
 use tumbler_proto::errors::{self, cstr};
 use tumbler_proto::{Args, Reply};
 
@@ -27,8 +28,9 @@ pub(crate) fn signal_ready(ctx: &mut Ctx<'_>, key: &[u8]) {
 
 fn push_generic(ctx: &mut Ctx<'_>, args: Args<'_>, left: bool, only_existing: bool) -> CmdResult {
     let key = args.get(1);
-    let n = ctx.srv.keyspace.write(ctx.key(key), ctx.now, |e| {
-        e.with_list(!only_existing, |l| {
+    let event = if left { "lpush" } else { "rpush" };
+    let n = notify::write(ctx, key, N::LIST, event, |e| {
+        Ok(e.with_list(!only_existing, |l| {
             for v in args.iter().skip(2) {
                 if left {
                     l.push_front(v);
@@ -37,7 +39,7 @@ fn push_generic(ctx: &mut Ctx<'_>, args: Args<'_>, left: bool, only_existing: bo
                 }
             }
             l.len()
-        })
+        })?)
     })?;
     if n.is_some() {
         signal_ready(ctx, key);
@@ -66,6 +68,18 @@ pub fn rpushx(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     push_generic(ctx, args, false, true)
 }
 
+/// Pops up to `n` elements of the list at `key` of database `db` (`None`: no such key),
+/// publishing `lpop`/`rpop` (and `del` when it empties the list).
+fn pop_list(ctx: &Ctx<'_>, db: usize, key: &[u8], left: bool, n: usize) -> Result<Option<Vec<Box<[u8]>>>, CmdError> {
+    notify::write_in(ctx, db, key, N::LIST, if left { "lpop" } else { "rpop" }, |e| {
+        let popped = e.with_list(false, |l| pop_n(l, left, n))?;
+        if popped.as_ref().is_some_and(Vec::is_empty) {
+            e.unchanged();
+        }
+        Ok(popped)
+    })
+}
+
 fn pop_n(l: &mut List, left: bool, n: usize) -> Vec<Box<[u8]>> {
     let mut out = Vec::with_capacity(n.min(l.len()));
     for _ in 0..n {
@@ -90,10 +104,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, args: Args<'_>, left: bool) -> CmdResult {
         },
         None => None,
     };
-    let popped = ctx
-        .srv
-        .keyspace
-        .write(ctx.key(args.get(1)), ctx.now, |e| e.with_list(false, |l| pop_n(l, left, count.unwrap_or(1))))?;
+    let popped = pop_list(ctx, ctx.conn.db, args.get(1), left, count.unwrap_or(1))?;
     match (count, popped) {
         (None, Some(mut v)) => match v.pop() {
             Some(x) => ctx.reply.bulk(&x),
@@ -191,7 +202,7 @@ pub fn lindex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// LSET key index element (the key is looked up before the index is parsed, as in Redis)
 pub fn lset(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let r = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
+    notify::write(ctx, args.get(1), N::LIST, "lset", |e| {
         e.with_list(false, |l| -> CmdResult {
             let idx = int(args.get(2))?;
             let i = if idx < 0 { l.len() as i64 + idx } else { idx };
@@ -200,27 +211,22 @@ pub fn lset(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             } else {
                 Err(errors::INDEX_OUT_OF_RANGE.into())
             }
-        })
+        })?
+        .ok_or(CmdError::Static(errors::NO_SUCH_KEY))?
     })?;
-    match r {
-        None => Err(errors::NO_SUCH_KEY.into()),
-        Some(r) => {
-            r?;
-            ctx.reply.ok();
-            Ok(())
-        }
-    }
+    ctx.reply.ok();
+    Ok(())
 }
 
 /// LREM key count element
 pub fn lrem(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let count = int(args.get(2))?;
-    let n = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
+    let n = notify::write(ctx, args.get(1), N::LIST, "lrem", |e| {
         let n = e.with_list(false, |l| l.remove_value(args.get(3), count.unsigned_abs() as usize, count < 0));
         if matches!(n, Ok(Some(0))) {
             e.unchanged();
         }
-        n
+        Ok(n?)
     })?;
     ctx.reply.int(n.unwrap_or(0) as i64);
     Ok(())
@@ -229,8 +235,8 @@ pub fn lrem(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// LTRIM key start stop
 pub fn ltrim(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let (start, end) = (int(args.get(2))?, int(args.get(3))?);
-    ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
-        e.with_list(false, |l| match range(start, end, l.len()) {
+    notify::write(ctx, args.get(1), N::LIST, "ltrim", |e| {
+        Ok(e.with_list(false, |l| match range(start, end, l.len()) {
             Some((s, e)) => l.trim(s, e),
             None => {
                 let n = l.len();
@@ -238,7 +244,7 @@ pub fn ltrim(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
                     l.trim(n, n - 1);
                 }
             }
-        })
+        })?)
     })?;
     ctx.reply.ok();
     Ok(())
@@ -255,7 +261,7 @@ pub fn linsert(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Err(errors::SYNTAX.into());
     };
     let (pivot, v) = (args.get(3), args.get(4));
-    let r = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
+    let r = notify::write(ctx, args.get(1), N::LIST, "linsert", |e| {
         let r = e.with_list(false, |l| {
             let at = l.iter().position(|x| x == pivot);
             match at {
@@ -269,7 +275,7 @@ pub fn linsert(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         if matches!(r, Ok(Some(-1))) {
             e.unchanged();
         }
-        r
+        Ok(r?)
     })?;
     ctx.reply.int(r.unwrap_or(0));
     Ok(())
@@ -382,9 +388,22 @@ fn move_one(
     if locked.get(&d).is_some_and(|e| e.value_type() != Type::List) {
         return Err(errors::WRONGTYPE.into());
     }
-    let v = locked.entry(&s).with_list(false, |l| if from_left { l.pop_front() } else { l.pop_back() })?.flatten();
+    let (v, emptied) = {
+        let mut e = locked.entry(&s);
+        let v = e.with_list(false, |l| if from_left { l.pop_front() } else { l.pop_back() })?.flatten();
+        (v, !e.exists())
+    };
     if let Some(v) = &v {
         locked.entry(&d).with_list(true, |l| if to_left { l.push_front(v) } else { l.push_back(v) })?;
+    }
+    drop(locked);
+    if v.is_some() {
+        // In Redis' order: the push, then the pop (and the source's deletion).
+        ctx.srv.notify(N::LIST, if to_left { "lpush" } else { "rpush" }, db, dst);
+        ctx.srv.notify(N::LIST, if from_left { "lpop" } else { "rpop" }, db, src);
+        if emptied {
+            ctx.srv.notify(N::GENERIC, "del", db, src);
+        }
     }
     Ok(v)
 }
@@ -456,11 +475,7 @@ pub(crate) fn parse_mpop<'a>(args: &Args<'a>, at: usize, sides: (&str, &str)) ->
 pub fn lmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let (keys, left, count) = parse_mpop(&args, 1, ("left", "right"))?;
     for k in keys {
-        let popped = ctx
-            .srv
-            .keyspace
-            .write(ctx.key(k), ctx.now, |e| e.with_list(false, |l| pop_n(l, left, count.unwrap_or(1))))?;
-        if let Some(v) = popped {
+        if let Some(v) = pop_list(ctx, ctx.conn.db, k, left, count.unwrap_or(1))? {
             write_mpop(ctx.reply, k, &v);
             return Ok(());
         }
@@ -514,11 +529,7 @@ fn bpop(ctx: &mut Ctx<'_>, args: Args<'_>, left: bool) -> CmdResult {
     let deadline = parse_timeout(ctx, args.get(args.len() - 1))?;
     let keys: Vec<&[u8]> = args.iter().skip(1).take(args.len() - 2).collect();
     for k in &keys {
-        let popped = ctx
-            .srv
-            .keyspace
-            .write(ctx.key(k), ctx.now, |e| e.with_list(false, |l| if left { l.pop_front() } else { l.pop_back() }))?;
-        if let Some(Some(v)) = popped {
+        if let Some(v) = pop_list(ctx, ctx.conn.db, k, left, 1)?.and_then(|mut v| v.pop()) {
             ctx.reply.array(2);
             ctx.reply.bulk(k);
             ctx.reply.bulk(&v);
@@ -574,11 +585,7 @@ pub fn blmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let (keys, left, count) = parse_mpop(&args, 2, ("left", "right"))?;
     let deadline = parse_timeout(ctx, args.get(1))?;
     for k in &keys {
-        let popped = ctx
-            .srv
-            .keyspace
-            .write(ctx.key(k), ctx.now, |e| e.with_list(false, |l| pop_n(l, left, count.unwrap_or(1))))?;
-        if let Some(v) = popped {
+        if let Some(v) = pop_list(ctx, ctx.conn.db, k, left, count.unwrap_or(1))? {
             write_mpop(ctx.reply, k, &v);
             return Ok(());
         }
@@ -603,9 +610,7 @@ pub(crate) fn serve_list(ctx: &mut Ctx<'_>, w: &Waiter, key: &[u8]) -> Result<Op
     r.set_protocol(w.protocol);
     match &w.op {
         BlockOp::ListPop { left, count } => {
-            let k: KeyRef<'_> = ctx.srv.keyspace.key(w.db, key);
-            let popped =
-                ctx.srv.keyspace.write(k, ctx.now, |e| e.with_list(false, |l| pop_n(l, *left, count.unwrap_or(1))));
+            let popped = pop_list(ctx, w.db, key, *left, count.unwrap_or(1));
             match popped {
                 Ok(Some(v)) if !v.is_empty() => {
                     if count.is_some() {

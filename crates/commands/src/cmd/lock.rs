@@ -3,6 +3,7 @@
 //! GET, PTTL, DEL and the usual release scripts keep working on it; LOCK.ACQUIRE also records
 //! a fencing token, the acquisition time and the number of extensions (see docs/locks.md).
 
+use crate::notify::N;
 use crate::util::is;
 use crate::{CmdError, CmdResult, Ctx};
 use std::sync::atomic::Ordering::Relaxed;
@@ -83,6 +84,7 @@ pub fn lock_acquire(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let now = ctx.ttl_now();
     let wall = ctx.srv.clock.wall_at(now);
     let locks = &ctx.srv.locks;
+    let mut created = false;
     let outcome = ctx.srv.keyspace.write(ctx.key(key), ctx.now, |e| -> Result<(bool, i64), CmdError> {
         match holder(e, owner, now)? {
             Holder::Other(left) => Ok((false, left)),
@@ -107,6 +109,7 @@ pub fn lock_acquire(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
                 let token = locks.issue_token().map_err(|m| CmdError::msg(format!("ERR {m}")))?;
                 let meta = LockMeta { token, acquired_ms: wall, extensions: 0 };
                 e.set(NewValue::Lock(owner, meta), Ttl::At(now.saturating_add(ttl)));
+                created = true;
                 Ok((true, token as i64))
             }
         }
@@ -117,6 +120,11 @@ pub fn lock_acquire(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             .note_ttl(ttl, ctx.srv.config.lock_max_ttl.load(Relaxed))
             .map_err(|m| CmdError::msg(format!("ERR {m}")))?;
         locks.stats.acquired.fetch_add(1, Relaxed);
+        // The same events as the SET NX PX it stands for (or the PEXPIRE of a refresh).
+        if created {
+            ctx.notify(N::STRING, "set", key);
+        }
+        ctx.notify(N::GENERIC, "expire", key);
     } else {
         locks.stats.refused.fetch_add(1, Relaxed);
     }
@@ -136,6 +144,9 @@ pub fn lock_release(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             _ => false,
         })
     })?;
+    if released {
+        ctx.notify(N::GENERIC, "del", key);
+    }
     ctx.reply.int(i64::from(released));
     Ok(())
 }
@@ -167,6 +178,7 @@ pub fn lock_extend(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             .locks
             .note_ttl(ttl, ctx.srv.config.lock_max_ttl.load(Relaxed))
             .map_err(|m| CmdError::msg(format!("ERR {m}")))?;
+        ctx.notify(N::GENERIC, "expire", key);
     }
     ctx.reply.int(i64::from(extended));
     Ok(())

@@ -1,5 +1,6 @@
 //! Command handlers, one module per family.
 
+pub mod acl;
 pub mod connection;
 pub mod hashes;
 pub mod introspection;

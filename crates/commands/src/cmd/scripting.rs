@@ -128,6 +128,9 @@ fn run_script(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro_command: bool)
             return Err("ERR Can not execute a script with write flag using *_ro command.".into());
         }
         let read_only = ro_command || script.flags.no_writes;
+        // The script runs with the caller's permissions.
+        let user = crate::acl::restricted_user(srv, &mut ctx.conn.user);
+        let caller = ctx.conn.info.clone();
         ctx.exclusive(|ctx| {
             let threshold = srv.config.busy_reply_threshold.load(Relaxed);
             srv.scripts.begin(ctx.worker, srv.clock.mono_ms());
@@ -140,8 +143,18 @@ fn run_script(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro_command: bool)
             conn.exclusive = true;
             conn.caller = ctx.conn.id();
             conn.authenticated = true;
-            let mut host =
-                ScriptHost { srv, conn, reply, now: ctx.now, worker: ctx.worker, read_only, threshold, wrote: false };
+            let mut host = ScriptHost {
+                srv,
+                conn,
+                reply,
+                now: ctx.now,
+                worker: ctx.worker,
+                read_only,
+                threshold,
+                wrote: false,
+                user,
+                caller,
+            };
             let mark = ctx.reply.mark();
             engine.run(&script, keys, argv, RunOptions { read_only, hook: true }, &mut host, ctx.reply);
             if !host.conn.own_messages.is_empty() {
@@ -169,6 +182,10 @@ struct ScriptHost<'a> {
     read_only: bool,
     threshold: u64,
     wrote: bool,
+    /// The caller's user when it is restricted (`None`: it may run everything).
+    user: Option<Arc<tumbler_acl::User>>,
+    /// The client that runs the script (ACL LOG `client-info`).
+    caller: Arc<ClientInfo>,
 }
 
 impl Host for ScriptHost<'_> {
@@ -187,6 +204,13 @@ impl Host for ScriptHost<'_> {
         }
         if spec.has(F::NOSCRIPT) {
             return Err(b"This Redis command is not allowed from script".to_vec());
+        }
+        if let Some(user) = &self.user {
+            if let Err(denial) = crate::acl::check(self.srv, user, id, argv) {
+                let context = tumbler_acl::LogContext::Lua;
+                crate::acl::log_denial(self.srv, &self.caller, user.name(), denial, id, argv, context, self.now);
+                return Err(crate::acl::script_denial(denial).as_bytes().to_vec());
+            }
         }
         if self.read_only && (spec.has(F::WRITE) || spec.has(F::MAY_REPLICATE)) {
             return Err(b"Write commands are not allowed from read-only scripts.".to_vec());
@@ -215,13 +239,12 @@ impl Host for ScriptHost<'_> {
     fn acl_check(&mut self, argv: Args<'_>) -> Result<bool, Vec<u8>> {
         let reg = &self.srv.registry;
         let invalid = || b"Invalid command passed to redis.acl_check_cmd()".to_vec();
-        let id = reg.lookup(argv.get(0)).ok_or_else(invalid)?;
+        let mut id = reg.lookup(argv.get(0)).ok_or_else(invalid)?;
         let spec = reg.get(id).spec;
         if !spec.subcommands.is_empty() && argv.len() >= 2 {
-            reg.lookup_sub(id, argv.get(1)).ok_or_else(invalid)?;
+            id = reg.lookup_sub(id, argv.get(1)).ok_or_else(invalid)?;
         }
-        // Every connection runs as the default user, which may run everything (until ACLs).
-        Ok(true)
+        Ok(self.user.as_ref().is_none_or(|user| crate::acl::check(self.srv, user, id, argv).is_ok()))
     }
 
     fn log(&mut self, level: i32, msg: &[u8]) {

@@ -1,6 +1,7 @@
 //! Set commands.
 
 use crate::cmd::hashes::{pick, scan_accepts, scan_collection};
+use crate::notify::{self, N};
 use crate::util::{is, random_u64};
 use crate::{CmdError, CmdResult, Ctx};
 use tumbler_keyspace::{KeyRef, NewValue, Set, Ttl, Type};
@@ -31,12 +32,12 @@ fn reply_members(ctx: &mut Ctx<'_>, members: &[Vec<u8>], as_set: bool) {
 /// SADD key member [member ...]
 pub fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let limits = ctx.srv.config.encoding.get();
-    let n = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
+    let n = notify::write(ctx, args.get(1), N::SET, "sadd", |e| {
         let n = e.with_set(true, |s| args.iter().skip(2).filter(|m| s.insert(m, &limits)).count());
         if matches!(n, Ok(Some(0))) {
             e.unchanged();
         }
-        n
+        Ok(n?)
     })?;
     ctx.reply.int(n.unwrap_or(0) as i64);
     Ok(())
@@ -44,12 +45,12 @@ pub fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// SREM key member [member ...]
 pub fn srem(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let n = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
+    let n = notify::write(ctx, args.get(1), N::SET, "srem", |e| {
         let n = e.with_set(false, |s| args.iter().skip(2).filter(|m| s.remove(m)).count());
         if matches!(n, Ok(Some(0))) {
             e.unchanged();
         }
-        n
+        Ok(n?)
     })?;
     ctx.reply.int(n.unwrap_or(0) as i64);
     Ok(())
@@ -99,8 +100,8 @@ pub fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         },
         None => None,
     };
-    let popped = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
-        e.with_set(false, |s| {
+    let popped = notify::write(ctx, args.get(1), N::SET, "spop", |e| {
+        let popped = e.with_set(false, |s| {
             let want = count.unwrap_or(1).min(s.len());
             let mut out = Vec::with_capacity(want);
             for _ in 0..want {
@@ -111,7 +112,11 @@ pub fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
                 }
             }
             out
-        })
+        })?;
+        if popped.as_ref().is_some_and(Vec::is_empty) {
+            e.unchanged();
+        }
+        Ok(popped)
     })?;
     match count {
         None => match popped.and_then(|mut v| v.pop()) {
@@ -223,12 +228,23 @@ fn algebra_store(ctx: &mut Ctx<'_>, args: Args<'_>, op: Op) -> CmdResult {
     // transactions, and for plain clients the result is a consistent snapshot of the sources.
     let set = algebra(ctx, &keys, op, &[])?;
     let n = set.len();
-    ctx.srv.keyspace.write(dst, ctx.now, |e| {
-        e.remove();
+    let existed = ctx.srv.keyspace.write(dst, ctx.now, |e| {
+        let existed = e.remove().is_some();
         if n > 0 {
             e.set(NewValue::Set(set), Ttl::Clear);
         }
+        existed
     });
+    if n > 0 {
+        let event = match op {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        };
+        ctx.notify(N::SET, event, args.get(1));
+    } else if existed {
+        ctx.notify(N::GENERIC, "del", args.get(1));
+    }
     ctx.reply.int(n as i64);
     Ok(())
 }
@@ -310,18 +326,25 @@ pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         ctx.reply.int(i64::from(present));
         return Ok(());
     }
-    let removed = {
+    let (removed, emptied) = {
         let mut se = locked.entry(&src);
         let removed = se.with_set(false, |s| s.remove(m))?.unwrap_or(false);
         if !removed {
             se.unchanged();
         }
-        removed
+        (removed, !se.exists())
     };
-    if removed {
-        locked.entry(&dst).with_set(true, |s| s.insert(m, &limits))?;
-    }
+    let added = removed && locked.entry(&dst).with_set(true, |s| s.insert(m, &limits))?.unwrap_or(false);
     drop(locked);
+    if removed {
+        ctx.notify(N::SET, "srem", args.get(1));
+        if emptied {
+            ctx.notify(N::GENERIC, "del", args.get(1));
+        }
+        if added {
+            ctx.notify(N::SET, "sadd", args.get(2));
+        }
+    }
     ctx.reply.int(i64::from(removed));
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! SET IFEQ (tumbler extensions following Redis 8.4 and Valkey 9.0, see [`Cond`]).
 
 use crate::ldouble::{incr_by_float, IncrFloatError};
+use crate::notify::N;
 use crate::util::{int, is};
 use crate::{CmdError, CmdResult, Ctx};
 use tumbler_keyspace::{Entry, KeyRef, NewValue, Ttl, Type, Value};
@@ -316,6 +317,7 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], o: &Opts<'_>, cmd: &
     let reply = &mut *ctx.reply;
     let now = ctx.now;
     let mut granted = None;
+    let mut wrote = false;
     let hit = ctx.srv.keyspace.write(k, now, |e| -> Result<Option<bool>, CmdError> {
         // Everything that can fail is decided before the first reply byte: the type (for GET
         // and the conditions), then the condition (a malformed digest), then GET's answer.
@@ -338,6 +340,9 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], o: &Opts<'_>, cmd: &
                 }
                 cur.is_some()
             });
+            if hit == Some(false) {
+                e.note_miss();
+            }
             // `lock-delay` holds back the name of a lock that expired recently.
             let refused = (o.nx && (found || e.lock_delay_left().is_some())) || (o.xx && !found);
             (met && !refused, hit)
@@ -366,6 +371,7 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], o: &Opts<'_>, cmd: &
         } else {
             e.set(NewValue::Str(value), ttl);
         }
+        wrote = true;
         if !o.get {
             match style {
                 SetReply::Ok => reply.ok(),
@@ -376,6 +382,12 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8], o: &Opts<'_>, cmd: &
     })?;
     if let Some(h) = hit {
         ctx.srv.stats.worker(ctx.worker).lookup(h);
+    }
+    if wrote {
+        ctx.notify(N::STRING, "set", key);
+        if dl.is_some() {
+            ctx.notify(N::GENERIC, "expire", key);
+        }
     }
     match granted {
         Some(true) => ctx.srv.locks.stats.acquired.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -416,6 +428,7 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let hit = ctx.srv.keyspace.write(k, ctx.now, |e| -> Result<bool, CmdError> {
         match e.get() {
             None => {
+                e.note_miss();
                 reply.null();
                 Ok(false)
             }
@@ -427,6 +440,9 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
     })?;
     ctx.srv.stats.worker(ctx.worker).lookup(hit);
+    if hit {
+        ctx.notify(N::GENERIC, "del", args.get(1));
+    }
     Ok(())
 }
 
@@ -465,6 +481,9 @@ pub fn delex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     })?;
     // Redis looks the key up with statistics (lookupKey without flags).
     ctx.srv.stats.worker(ctx.worker).lookup(hit);
+    if deleted {
+        ctx.notify(N::GENERIC, "del", args.get(1));
+    }
     ctx.reply.int(i64::from(deleted));
     Ok(())
 }
@@ -484,6 +503,9 @@ pub fn delifeq(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
         Ok(matched)
     })?;
+    if deleted {
+        ctx.notify(N::GENERIC, "del", args.get(1));
+    }
     ctx.reply.int(i64::from(deleted));
     Ok(())
 }
@@ -515,8 +537,10 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let ctx_ro: &Ctx<'_> = ctx;
     let computed: Option<Result<Deadline, CmdError>> = o.expire.map(|(unit, raw)| deadline(ctx_ro, unit, raw, "getex"));
     let reply = &mut *ctx.reply;
+    let mut event = None;
     let hit = ctx.srv.keyspace.write(k, ctx.now, |e| -> Result<bool, CmdError> {
         let Some(cur) = e.get() else {
+            e.note_miss();
             reply.null();
             return Ok(false);
         };
@@ -529,18 +553,21 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         match d {
             Some(Deadline::Past) => {
                 e.remove();
+                event = Some("del");
             }
             Some(Deadline::At(t)) => {
                 e.set_expire(t);
+                event = Some("expire");
             }
-            None if o.persist => {
-                e.persist();
-            }
+            None if o.persist && e.persist() => event = Some("persist"),
             None => {}
         }
         Ok(true)
     })?;
     ctx.srv.stats.worker(ctx.worker).lookup(hit);
+    if let Some(ev) = event {
+        ctx.notify(N::GENERIC, ev, args.get(1));
+    }
     Ok(())
 }
 
@@ -593,6 +620,9 @@ fn mset_generic(ctx: &mut Ctx<'_>, args: Args<'_>, nx: bool) -> CmdResult {
         locked.entry(k).set(NewValue::Str(args.get(2 + 2 * i)), Ttl::Clear);
     }
     drop(locked);
+    for i in (1..args.len()).step_by(2) {
+        ctx.notify(N::STRING, "set", args.get(i));
+    }
     if nx {
         ctx.reply.int(1);
     } else {
@@ -625,6 +655,7 @@ fn incr_generic(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
         e.set(NewValue::Int(new), Ttl::Keep);
         Ok(new)
     })?;
+    ctx.notify(N::STRING, "incrby", key);
     ctx.reply.int(v);
     Ok(())
 }
@@ -670,6 +701,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         e.set(NewValue::Exact(&out), Ttl::Keep);
         Ok(out)
     })?;
+    ctx.notify(N::STRING, "incrbyfloat", args.get(1));
     ctx.reply.bulk(&text);
     Ok(())
 }
@@ -705,6 +737,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             }
         }
     })?;
+    ctx.notify(N::STRING, "append", args.get(1));
     ctx.reply.int(len as i64);
     Ok(())
 }
@@ -808,6 +841,9 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             }
         }
     })?;
+    if !value.is_empty() {
+        ctx.notify(N::STRING, "setrange", args.get(1));
+    }
     ctx.reply.int(len as i64);
     Ok(())
 }

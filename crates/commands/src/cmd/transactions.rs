@@ -122,7 +122,7 @@ pub fn exec(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
         for i in 0..ctx.conn.watched.len() {
             let (db, ref key) = ctx.conn.watched[i];
             let k = ctx.srv.keyspace.key(db, key);
-            ctx.srv.keyspace.read(k, ctx.now, |_| ());
+            ctx.srv.keyspace.expire_if_due(k, ctx.now);
         }
         if ctx.conn.info.watch.is_dirty() {
             ctx.reply.null_array();
@@ -130,8 +130,22 @@ pub fn exec(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
         }
         ctx.reply.array(multi.len());
         let no_block = std::mem::replace(&mut ctx.conn.no_block, true);
+        // As Redis 7.0, permissions are checked again: the ACL may have changed since queuing.
+        let user = crate::acl::restricted_user(ctx.srv, &mut ctx.conn.user);
         for &(id, first, end) in &multi.cmds {
-            crate::dispatch::call(ctx, id, Args::new(&multi.data, &multi.spans[first..end]));
+            let args = Args::new(&multi.data, &multi.spans[first..end]);
+            if let Some(user) = &user {
+                if let Err(denial) = crate::acl::check(ctx.srv, user, id, args) {
+                    let (srv, now) = (ctx.srv, ctx.now);
+                    let context = tumbler_acl::LogContext::Multi;
+                    crate::acl::log_denial(srv, &ctx.conn.info, user.name(), denial, id, args, context, now);
+                    let text = crate::acl::exec_denial(denial);
+                    ctx.reply.error(text);
+                    srv.stats.error(text.as_bytes());
+                    continue;
+                }
+            }
+            crate::dispatch::call(ctx, id, args);
         }
         ctx.conn.no_block = no_block;
     });

@@ -3,6 +3,7 @@
 use crate::blocking::{BlockOp, Waiter};
 use crate::cmd::hashes::{pick, random_count, scan_accepts, scan_collection};
 use crate::cmd::lists::{block, parse_mpop, parse_timeout, signal_ready};
+use crate::notify::{self, N};
 use crate::util::{int, is, parse_double};
 use crate::{CmdError, CmdResult, Ctx};
 use tumbler_keyspace::ZSet;
@@ -152,7 +153,8 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, zincrby: bool) -> CmdResult {
     }
     let key = args.get(1);
     let limits = ctx.srv.config.encoding.get();
-    let result = ctx.srv.keyspace.write(ctx.key(key), ctx.now, |e| {
+    let event = if incr { "zincr" } else { "zadd" };
+    let outcome = notify::write(ctx, key, N::ZSET, event, |e| {
         let exists = e.get().is_some();
         if xx && !exists {
             // Nothing can be added: do not create the key.
@@ -200,12 +202,8 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, zincrby: bool) -> CmdResult {
         if !modified {
             e.unchanged();
         }
-        r
+        r?.transpose()
     })?;
-    let outcome = match result {
-        None => None,
-        Some(r) => Some(r?),
-    };
     if outcome.is_some_and(|(n, _)| n > 0) || (incr && outcome.is_some_and(|(_, l)| l.is_some())) {
         signal_ready(ctx, key);
     }
@@ -222,12 +220,12 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, zincrby: bool) -> CmdResult {
 
 /// ZREM key member [member ...]
 pub fn zrem(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let n = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
+    let n = notify::write(ctx, args.get(1), N::ZSET, "zrem", |e| {
         let n = e.with_zset(false, |z| args.iter().skip(2).filter(|m| z.remove(m)).count());
         if matches!(n, Ok(Some(0))) {
             e.unchanged();
         }
-        n
+        Ok(n?)
     })?;
     ctx.reply.int(n.unwrap_or(0) as i64);
     Ok(())
@@ -497,7 +495,12 @@ pub fn zrevrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 fn remrange(ctx: &mut Ctx<'_>, args: Args<'_>, by: By) -> CmdResult {
-    let n = ctx.srv.keyspace.write(ctx.key(args.get(1)), ctx.now, |e| {
+    let event = match by {
+        By::Rank(..) => "zremrangebyrank",
+        By::Score(..) => "zremrangebyscore",
+        By::Lex(..) => "zremrangebylex",
+    };
+    let n = notify::write(ctx, args.get(1), N::ZSET, event, |e| {
         let n = e.with_zset(false, |z| {
             let victims: Vec<Vec<u8>> = select(z, &by, false, None).into_iter().map(|(_, m)| m).collect();
             victims.iter().filter(|m| z.remove(m)).count()
@@ -505,7 +508,7 @@ fn remrange(ctx: &mut Ctx<'_>, args: Args<'_>, by: By) -> CmdResult {
         if matches!(n, Ok(Some(0))) {
             e.unchanged();
         }
-        n
+        Ok(n?)
     })?;
     ctx.reply.int(n.unwrap_or(0) as i64);
     Ok(())
@@ -527,6 +530,27 @@ pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 pub fn zremrangebylex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let by = By::Lex(parse_lex(args.get(2))?, parse_lex(args.get(3))?);
     remrange(ctx, args, by)
+}
+
+/// Members popped from a sorted set, with their scores.
+type Popped = Vec<(f64, Vec<u8>)>;
+
+/// Pops up to `n` members of the sorted set at `key` of database `db` (`None`: no such key),
+/// publishing `zpopmin`/`zpopmax` (and `del` when it empties the set).
+fn pop_zset(
+    ctx: &Ctx<'_>,
+    db: usize,
+    key: &[u8],
+    min: bool,
+    n: usize,
+) -> Result<Option<Popped>, CmdError> {
+    notify::write_in(ctx, db, key, N::ZSET, if min { "zpopmin" } else { "zpopmax" }, |e| {
+        let popped = e.with_zset(false, |z| pop_n(z, min, n))?;
+        if popped.as_ref().is_some_and(Vec::is_empty) {
+            e.unchanged();
+        }
+        Ok(popped)
+    })
 }
 
 fn pop_n(z: &mut ZSet, min: bool, n: usize) -> Vec<(f64, Vec<u8>)> {
@@ -551,11 +575,7 @@ fn zpop_generic(ctx: &mut Ctx<'_>, args: Args<'_>, min: bool) -> CmdResult {
         },
         None => None,
     };
-    let popped = ctx
-        .srv
-        .keyspace
-        .write(ctx.key(args.get(1)), ctx.now, |e| e.with_zset(false, |z| pop_n(z, min, count.unwrap_or(1))))?
-        .unwrap_or_default();
+    let popped = pop_zset(ctx, ctx.conn.db, args.get(1), min, count.unwrap_or(1))?.unwrap_or_default();
     let r = &mut *ctx.reply;
     if count.is_some() && r.is_resp3() {
         r.array(popped.len());
@@ -588,7 +608,7 @@ fn bzpop(ctx: &mut Ctx<'_>, args: Args<'_>, min: bool) -> CmdResult {
     let deadline = parse_timeout(ctx, args.get(args.len() - 1))?;
     let keys: Vec<&[u8]> = args.iter().skip(1).take(args.len() - 2).collect();
     for k in &keys {
-        let popped = ctx.srv.keyspace.write(ctx.key(k), ctx.now, |e| e.with_zset(false, |z| pop_n(z, min, 1)))?;
+        let popped = pop_zset(ctx, ctx.conn.db, k, min, 1)?;
         if let Some(v) = popped.filter(|v| !v.is_empty()) {
             write_bzpop(ctx.reply, k, &v[0]);
             return Ok(());
@@ -635,10 +655,7 @@ fn write_zmpop(r: &mut Reply, key: &[u8], items: &[(f64, Vec<u8>)]) {
 pub fn zmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let (keys, min, count) = parse_mpop(&args, 1, ("min", "max"))?;
     for k in keys {
-        let popped = ctx
-            .srv
-            .keyspace
-            .write(ctx.key(k), ctx.now, |e| e.with_zset(false, |z| pop_n(z, min, count.unwrap_or(1))))?;
+        let popped = pop_zset(ctx, ctx.conn.db, k, min, count.unwrap_or(1))?;
         if let Some(v) = popped.filter(|v| !v.is_empty()) {
             write_zmpop(ctx.reply, k, &v);
             return Ok(());
@@ -653,10 +670,7 @@ pub fn bzmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let (keys, min, count) = parse_mpop(&args, 2, ("min", "max"))?;
     let deadline = parse_timeout(ctx, args.get(1))?;
     for k in &keys {
-        let popped = ctx
-            .srv
-            .keyspace
-            .write(ctx.key(k), ctx.now, |e| e.with_zset(false, |z| pop_n(z, min, count.unwrap_or(1))))?;
+        let popped = pop_zset(ctx, ctx.conn.db, k, min, count.unwrap_or(1))?;
         if let Some(v) = popped.filter(|v| !v.is_empty()) {
             write_zmpop(ctx.reply, k, &v);
             return Ok(());
@@ -678,8 +692,7 @@ pub fn bzmpop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// Tries to serve a sorted-set waiter from `key`.
 pub(crate) fn serve_zset(ctx: &mut Ctx<'_>, w: &Waiter, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
     let BlockOp::ZPop { min, count } = w.op else { return Ok(None) };
-    let k = ctx.srv.keyspace.key(w.db, key);
-    let popped = ctx.srv.keyspace.write(k, ctx.now, |e| e.with_zset(false, |z| pop_n(z, min, count.unwrap_or(1))));
+    let popped = pop_zset(ctx, w.db, key, min, count.unwrap_or(1));
     match popped {
         Ok(Some(v)) if !v.is_empty() => {
             let mut r = Reply::new();
