@@ -537,13 +537,7 @@ type Popped = Vec<(f64, Vec<u8>)>;
 
 /// Pops up to `n` members of the sorted set at `key` of database `db` (`None`: no such key),
 /// publishing `zpopmin`/`zpopmax` (and `del` when it empties the set).
-fn pop_zset(
-    ctx: &Ctx<'_>,
-    db: usize,
-    key: &[u8],
-    min: bool,
-    n: usize,
-) -> Result<Option<Popped>, CmdError> {
+fn pop_zset(ctx: &Ctx<'_>, db: usize, key: &[u8], min: bool, n: usize) -> Result<Option<Popped>, CmdError> {
     notify::write_in(ctx, db, key, N::ZSET, if min { "zpopmin" } else { "zpopmax" }, |e| {
         let popped = e.with_zset(false, |z| pop_n(z, min, n))?;
         if popped.as_ref().is_some_and(Vec::is_empty) {
