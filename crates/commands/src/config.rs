@@ -132,6 +132,8 @@ pub struct Config {
     pub slowlog_max_len: AtomicU64,
     /// `latency-monitor-threshold` in ms (0: off).
     pub latency_monitor_threshold: AtomicU64,
+    /// `latency-tracking`: per-command latency histograms (LATENCY HISTOGRAM).
+    pub latency_tracking: AtomicBool,
     /// `enable-debug-command`.
     pub debug: AtomicU8,
     /// `loglevel` index into [`LOGLEVELS`].
@@ -179,6 +181,7 @@ impl Default for Config {
             slowlog_slower_than: AtomicI64::new(10_000),
             slowlog_max_len: AtomicU64::new(128),
             latency_monitor_threshold: AtomicU64::new(0),
+            latency_tracking: AtomicBool::new(true),
             debug: AtomicU8::new(DebugMode::No as u8),
             loglevel: AtomicU8::new(2),
             has_password: AtomicBool::new(false),
@@ -618,6 +621,15 @@ pub static PARAMS: &[Param] = &[
                 c.latency_monitor_threshold.store(v as u64, Relaxed);
                 Ok(())
             },
+        },
+    },
+    Param {
+        name: "latency-tracking",
+        immutable: false,
+        protected: false,
+        kind: Kind::Bool {
+            get: |c| c.latency_tracking.load(Relaxed),
+            set: |c, v| c.latency_tracking.store(v, Relaxed),
         },
     },
     Param {

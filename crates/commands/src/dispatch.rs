@@ -157,7 +157,9 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
     let errors_before = ctx.reply.error_count();
     let mark = ctx.reply.len();
     let cfg = &ctx.srv.config;
-    let timed = cfg.slowlog_slower_than.load(Relaxed) >= 0 || cfg.latency_monitor_threshold.load(Relaxed) > 0;
+    let timed = cfg.latency_tracking.load(Relaxed)
+        || cfg.slowlog_slower_than.load(Relaxed) >= 0
+        || cfg.latency_monitor_threshold.load(Relaxed) > 0;
     // Commands run by EXEC or a script are timed on their own; a top-level one starts where
     // the previous one (or the batch) ended.
     let nested = ctx.conn.exclusive || ctx.conn.in_script;
@@ -191,7 +193,11 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
         if !nested {
             ctx.conn.cmd_start_us = end;
         }
-        record_slow(ctx, spec, args, end.saturating_sub(t0));
+        let took = end.saturating_sub(t0);
+        if ctx.srv.config.latency_tracking.load(Relaxed) {
+            ctx.srv.stats.worker(ctx.worker).latency(id, took);
+        }
+        record_slow(ctx, spec, args, took);
     }
     if ctx.srv.monitors.active() && !spec.has(F::ADMIN | F::SKIP_MONITOR) && spec.name != "quit" {
         let from = if ctx.conn.in_script { Source::Script } else { Source::Client(&ctx.conn.info) };

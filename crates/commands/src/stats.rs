@@ -19,6 +19,25 @@ pub struct CmdStat {
     pub rejected: AtomicU64,
     /// Executed and replied with an error.
     pub failed: AtomicU64,
+    /// Latency histogram (LATENCY HISTOGRAM): bucket `k` counts executions that took at most
+    /// 1024·2^k ns, the log-2 buckets Redis reports; the last one everything longer.
+    pub hist: [AtomicU64; HIST_BUCKETS],
+}
+
+/// Buckets of a command's latency histogram: 1.024 µs · 2^k up to about a second, then the rest.
+pub const HIST_BUCKETS: usize = 21;
+
+/// The histogram bucket of a duration of `us` microseconds.
+#[inline]
+fn bucket(us: u64) -> usize {
+    // The smallest k with us·1000 <= 1024·2^k.
+    let units = (us.saturating_mul(1000)).div_ceil(1024).max(1);
+    (units.next_power_of_two().trailing_zeros() as usize).min(HIST_BUCKETS - 1)
+}
+
+/// The label Redis gives bucket `k`: its upper bound in whole microseconds.
+pub fn bucket_usec(k: usize) -> u64 {
+    (1024u64 << k) / 1000
 }
 
 #[inline]
@@ -73,6 +92,12 @@ impl WorkerStats {
         bump(&self.cmds[id as usize].usec, usec);
     }
 
+    /// Records how long an execution of `id` took.
+    #[inline]
+    pub fn latency(&self, id: CommandId, us: u64) {
+        bump(&self.cmds[id as usize].hist[bucket(us)], 1);
+    }
+
     /// Records a rejection of `id` before execution.
     #[inline]
     pub fn reject(&self, id: CommandId) {
@@ -103,6 +128,9 @@ impl WorkerStats {
             c.usec.store(0, Relaxed);
             c.rejected.store(0, Relaxed);
             c.failed.store(0, Relaxed);
+            for b in &c.hist {
+                b.store(0, Relaxed);
+            }
         }
         for a in [&self.commands, &self.hits, &self.misses, &self.net_in, &self.net_out] {
             a.store(0, Relaxed);
@@ -154,6 +182,17 @@ impl Stats {
         self.workers.iter().map(|w| f(w.cmd(id)).load(Relaxed)).sum()
     }
 
+    /// A command's latency histogram summed over workers.
+    pub fn histogram(&self, id: CommandId) -> [u64; HIST_BUCKETS] {
+        let mut out = [0; HIST_BUCKETS];
+        for w in self.workers.iter() {
+            for (o, b) in out.iter_mut().zip(&w.cmd(id).hist) {
+                *o += b.load(Relaxed);
+            }
+        }
+        out
+    }
+
     /// Records an error reply whose text starts with `msg`. The code is the first word when it
     /// is upper case, as in Redis; anything else counts as `ERR`.
     pub fn error(&self, msg: &[u8]) {
@@ -186,5 +225,20 @@ impl Stats {
         self.errors.lock().clear();
         self.total_errors.store(0, Relaxed);
         self.limit_disconnects.store(0, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod hist_tests {
+    use super::{bucket, bucket_usec, HIST_BUCKETS};
+
+    #[test]
+    fn buckets_are_redis_log2_steps_of_1024_ns() {
+        assert_eq!(bucket(0), 0);
+        assert_eq!(bucket(1), 0, "1000 ns <= 1024 ns");
+        assert_eq!(bucket(2), 1);
+        assert_eq!(bucket(1000), 10, "1 ms <= 1024·2^10 ns");
+        assert_eq!(bucket(u64::MAX), HIST_BUCKETS - 1);
+        assert_eq!((bucket_usec(0), bucket_usec(1), bucket_usec(10)), (1, 2, 1048));
     }
 }

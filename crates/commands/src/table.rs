@@ -3286,6 +3286,16 @@ pub static TABLE: &[CommandSpec] = &[
                 handler: introspection::latency_latest,
                 ..CommandSpec::DEFAULT
             },
+            CommandSpec {
+                name: "histogram",
+                arity: -2,
+                flags: F::ADMIN | F::NOSCRIPT | F::LOADING | F::STALE,
+                acl: C::ADMIN | C::SLOW | C::DANGEROUS,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"],
+                handler: introspection::latency_histogram,
+                ..CommandSpec::DEFAULT
+            },
         ],
         ..CommandSpec::DEFAULT
     },

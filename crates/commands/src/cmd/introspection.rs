@@ -142,6 +142,50 @@ pub fn latency_graph(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Err(CmdError::Static("ERR LATENCY GRAPH is not implemented; use LATENCY HISTORY"))
 }
 
+/// LATENCY HISTOGRAM [command ...]: for each command that ran (all of them without
+/// arguments), its calls and the cumulative count per latency bucket, as Redis reports them.
+pub fn latency_histogram(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let reg = &ctx.srv.registry;
+    let mut ids = Vec::new();
+    if args.len() == 2 {
+        ids.extend((0..reg.len()).map(|i| i as crate::CommandId));
+    } else {
+        for name in args.iter().skip(2) {
+            let mut parts = name.splitn(2, |&c| c == b'|');
+            let found = match (parts.next().and_then(|p| reg.lookup(p)), parts.next()) {
+                (Some(id), None) => Some(id),
+                (Some(id), Some(sub)) => reg.lookup_sub(id, sub),
+                (None, _) => None,
+            };
+            if let Some(id) = found.filter(|id| !ids.contains(id)) {
+                ids.push(id);
+            }
+        }
+    }
+    let hists: Vec<_> =
+        ids.into_iter().map(|id| (id, ctx.srv.stats.histogram(id))).filter(|(_, h)| h.iter().any(|&n| n > 0)).collect();
+    let r = &mut *ctx.reply;
+    r.map(hists.len());
+    for (id, h) in &hists {
+        r.bulk(reg.get(*id).fullname.as_bytes());
+        r.map(2);
+        r.bulk(b"calls");
+        r.int(h.iter().sum::<u64>() as i64);
+        r.bulk(b"histogram_usec");
+        let used = h.iter().filter(|&&n| n > 0).count();
+        r.map(used);
+        let mut cumulative = 0;
+        for (k, &n) in h.iter().enumerate() {
+            cumulative += n;
+            if n > 0 {
+                r.int(crate::stats::bucket_usec(k) as i64);
+                r.int(cumulative as i64);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// LATENCY HELP
 pub fn latency_help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
     help(
@@ -159,6 +203,9 @@ pub fn latency_help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
             "RESET [<event> ...]",
             "    Reset latency data of one or more <event> classes.",
             "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
             "HELP",
             "    Prints this help.",
         ],
