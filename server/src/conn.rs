@@ -66,6 +66,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>
     };
     let id = srv.clients.next_id();
     let info = Arc::new(ClientInfo::new(id, peer.to_string(), local, fd, srv.clock.mono_ms()));
+    let _ = info.limits.set(srv.config.output_limits.clone());
     // One notification serves CLIENT KILL and the wake-up of a blocked command.
     let signal = Arc::new(Notify::new());
     {
@@ -316,7 +317,44 @@ impl Connection<'_> {
         if n == 0 {
             return true;
         }
-        if self.stream.write_all(self.reply.as_bytes()).await.is_err() {
+        // `client-output-buffer-limit normal`: replies are written as they are produced, so
+        // what is pending here is one batch's (a huge KEYS, a client that pipelines and never
+        // reads). Pub/sub and MONITOR output is limited where it is queued.
+        let normal = self.info.subscriptions() == 0 && !self.info.monitor.load(Relaxed);
+        if normal
+            && tumbler_commands::outlimit::exceeded(
+                self.srv.config.output_limits.get(tumbler_commands::outlimit::Class::Normal),
+                n as u64,
+                &self.info.over_soft_since,
+            )
+        {
+            tracing::warn!(
+                client = %self.info.addr,
+                "client scheduled to be closed ASAP for overcoming of output buffer limits"
+            );
+            self.srv.stats.limit_disconnects.fetch_add(1, Relaxed);
+            return false;
+        }
+        // A client that does not read blocks this write; CLIENT KILL, or an output buffer limit
+        // passed while we wait, must still close it.
+        let mut woken = false;
+        let written = tokio::select! {
+            r = self.stream.write_all(self.reply.as_bytes()) => r.is_ok(),
+            () = async {
+                loop {
+                    self.signal.notified().await;
+                    if self.info.killed.load(Relaxed) {
+                        break;
+                    }
+                    woken = true;
+                }
+            } => false,
+        };
+        if woken {
+            // Keep the wake-up (queued messages, a served blocked command) for the caller.
+            self.signal.notify_one();
+        }
+        if !written {
             return false;
         }
         self.reply.consume(n);

@@ -172,3 +172,51 @@ fn logs_are_readable_by_people() {
     assert!(out.contains("does not persist data yet"), "the accepted-but-ignored save is said: {out}");
     assert!(!out.contains('\u{1b}'), "no terminal colours when not on a terminal: {out}");
 }
+
+/// `client-output-buffer-limit`: a subscriber that stops reading is disconnected once its
+/// pending messages pass the pubsub hard limit, a normal client whose one batch of replies
+/// passes the normal hard limit too, and everybody else is served on.
+#[test]
+fn output_buffer_limits_disconnect_the_client_that_exceeds_them() {
+    let t = tumbler_tests::Tumbler::start(&[]);
+    let mut admin = RawConn::connect(t.addr()).unwrap();
+    assert_eq!(
+        admin.cmd_str(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 64kb 0 0 normal 1mb 0 0"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        config_get(&mut admin, "client-output-buffer-limit"),
+        "normal 1048576 0 0 slave 268435456 67108864 60 pubsub 65536 0 0"
+    );
+    // A subscriber that never reads again.
+    let mut sub = RawConn::connect(t.addr()).unwrap();
+    sub.cmd_str(&["SUBSCRIBE", "news"]);
+    let payload = "x".repeat(10_000);
+    let mut closed = false;
+    for _ in 0..2000 {
+        admin.cmd_str(&["PUBLISH", "news", &payload]);
+        if parse(&admin.cmd_str(&["PUBSUB", "NUMSUB", "news"])).0
+            == Value::Array(vec![Value::Bulk(b"news".to_vec()), Value::Int(0)])
+        {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the subscriber over its pubsub limit was not disconnected");
+    // A normal client asking for a 2 MB reply under a 1 MB limit (tumbler writes replies as it
+    // produces them, so what can pile up for a client that does not read is one batch).
+    admin.cmd_str(&["SET", "big", &"y".repeat(2_000_000)]);
+    admin.cmd_str(&["SET", "small", &"y".repeat(300_000)]);
+    let mut greedy = RawConn::connect(t.addr()).unwrap();
+    greedy.send(&tumbler_tests::resp::encode(&[b"GET", b"big"])).unwrap();
+    assert!(greedy.is_closed(Duration::from_secs(5)), "a 2 MB reply passed a 1 MB limit");
+    // Within the limits nothing happens.
+    let mut ok = RawConn::connect(t.addr()).unwrap();
+    let r = ok.cmd_str(&["GET", "small"]);
+    assert_eq!(r.len(), "$300000\r\n".len() + 300_000 + 2);
+    assert_eq!(admin.cmd_str(&["PING"]), b"+PONG\r\n");
+    assert_eq!(
+        admin.cmd_str(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb"]),
+        b"-ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Wrong number of arguments in buffer limit configuration.\r\n"
+    );
+}

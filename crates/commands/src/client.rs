@@ -1,6 +1,7 @@
 //! Per-connection state ([`Conn`]) and what other connections can see of it ([`ClientInfo`],
 //! for CLIENT LIST and CLIENT KILL).
 
+use crate::outlimit::Class;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -70,6 +71,10 @@ pub struct ClientInfo {
     pub watch: Arc<WatchFlag>,
     /// The client is in MONITOR mode (CLIENT LIST flag `O`).
     pub monitor: AtomicBool,
+    /// `client-output-buffer-limit`, installed by the network layer (Redis' defaults if not).
+    pub limits: std::sync::OnceLock<Arc<crate::outlimit::OutputLimits>>,
+    /// When the client's pending output went over its class's soft limit (0: it is not over).
+    pub over_soft_since: AtomicU64,
 }
 
 /// Most bytes of undelivered messages a client may have queued before it is disconnected:
@@ -113,17 +118,29 @@ impl ClientInfo {
             multi: AtomicI32::new(-1),
             watch: Arc::default(),
             monitor: AtomicBool::new(false),
+            limits: std::sync::OnceLock::new(),
+            over_soft_since: AtomicU64::new(0),
         }
     }
 
-    /// Queues `bytes` (a complete reply) for this client and wakes its task. A client that
-    /// lets more than [`OUTBOX_LIMIT`] pile up is disconnected instead, as Redis does.
+    /// Queues `bytes` (a complete reply) for this client and wakes its task. A client that lets
+    /// more pile up than `client-output-buffer-limit` allows its class (pubsub, or replica for
+    /// MONITOR) is disconnected instead, as Redis does.
     pub fn deliver(&self, bytes: &[u8]) {
         let mut out = self.outbox.lock();
-        if out.len() + bytes.len() > OUTBOX_LIMIT {
+        let class = if self.monitor.load(Relaxed) { Class::Replica } else { Class::Pubsub };
+        let used = (out.len() + bytes.len()) as u64;
+        let over = match self.limits.get() {
+            Some(l) => crate::outlimit::exceeded(l.get(class), used, &self.over_soft_since),
+            None => used > OUTBOX_LIMIT as u64,
+        };
+        if over {
             drop(out);
             if !self.killed.swap(true, Relaxed) {
-                tracing::warn!(client = %self.addr, "closing client that reached its output buffer limit for pub/sub");
+                tracing::warn!(
+                    client = %self.addr,
+                    "client scheduled to be closed ASAP for overcoming of output buffer limits"
+                );
             }
             self.kill();
             return;

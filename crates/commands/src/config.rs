@@ -134,6 +134,8 @@ pub struct Config {
     pub latency_monitor_threshold: AtomicU64,
     /// `latency-tracking`: per-command latency histograms (LATENCY HISTOGRAM).
     pub latency_tracking: AtomicBool,
+    /// `client-output-buffer-limit`, shared with every client record.
+    pub output_limits: std::sync::Arc<crate::outlimit::OutputLimits>,
     /// `enable-debug-command`.
     pub debug: AtomicU8,
     /// `loglevel` index into [`LOGLEVELS`].
@@ -182,6 +184,7 @@ impl Default for Config {
             slowlog_max_len: AtomicU64::new(128),
             latency_monitor_threshold: AtomicU64::new(0),
             latency_tracking: AtomicBool::new(true),
+            output_limits: Default::default(),
             debug: AtomicU8::new(DebugMode::No as u8),
             loglevel: AtomicU8::new(2),
             has_password: AtomicBool::new(false),
@@ -624,6 +627,12 @@ pub static PARAMS: &[Param] = &[
         },
     },
     Param {
+        name: "client-output-buffer-limit",
+        immutable: false,
+        protected: false,
+        kind: Kind::Str { get: |c| c.output_limits.render(), set: |c, v| c.output_limits.set(v) },
+    },
+    Param {
         name: "latency-tracking",
         immutable: false,
         protected: false,
@@ -856,7 +865,8 @@ pub fn rewrite(c: &Config, path: &str) -> std::io::Result<()> {
     let mut out = String::with_capacity(text.len() + 256);
     let line_for = |p: &Param| {
         let v = p.get(c);
-        let quoted = if v.is_empty() || (v.contains(' ') && p.name != "bind" && p.name != "save") || v.contains('"') {
+        let multi = matches!(p.name, "bind" | "save" | "client-output-buffer-limit");
+        let quoted = if v.is_empty() || (v.contains(' ') && !multi) || v.contains('"') {
             format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
         } else {
             v

@@ -1,7 +1,7 @@
 //! SLOWLOG and LATENCY.
 
 use crate::cmd::connection::help;
-use crate::{CmdError, CmdResult, Ctx};
+use crate::{latency_report, CmdError, CmdResult, Ctx};
 use std::sync::atomic::Ordering::Relaxed;
 use tumbler_proto::{num, Args};
 
@@ -116,30 +116,40 @@ pub fn latency_reset(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// LATENCY DOCTOR. The analysis report is not implemented; with monitoring off it answers
-/// what Redis answers.
+/// LATENCY DOCTOR: Redis' human-readable analysis of the recorded events.
 pub fn latency_doctor(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
-    if ctx.srv.config.latency_monitor_threshold.load(Relaxed) == 0 {
-        ctx.reply.verbatim(
-            b"txt",
-            b"I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n",
-        );
-        return Ok(());
-    }
-    Err(CmdError::Static("ERR LATENCY DOCTOR's report is not implemented; use LATENCY LATEST and LATENCY HISTORY"))
+    let cfg = &ctx.srv.config;
+    let mut settings = latency_report::DoctorSettings::with_threshold(cfg.latency_monitor_threshold.load(Relaxed));
+    settings.slowlog_log_slower_than_us = cfg.slowlog_slower_than.load(Relaxed);
+    let now = ctx.srv.clock.wall_us() / 1_000_000;
+    let text = ctx.srv.latency.with_events(|events| {
+        let evs: Vec<(&str, &crate::slowlog::LatencyEvent)> = events.iter().map(|(n, e)| (*n, e)).collect();
+        latency_report::doctor_with(&evs, &settings, now)
+    });
+    ctx.reply.verbatim(b"txt", text.as_bytes());
+    Ok(())
 }
 
-/// LATENCY GRAPH event: not implemented beyond Redis' reply for an event without samples.
+/// LATENCY GRAPH event: Redis' ASCII graph of an event's samples.
 pub fn latency_graph(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let event = args.get(2);
-    let has = ctx.srv.latency.with_events(|e| e.iter().any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(event)));
-    if !has {
-        let mut m = b"ERR No samples available for event '".to_vec();
-        m.extend_from_slice(event);
-        m.push(b'\'');
-        return Err(CmdError::Owned(m));
+    let now = ctx.srv.clock.wall_us() / 1_000_000;
+    // Redis looks the event up by its exact name.
+    let text = ctx.srv.latency.with_events(|e| {
+        e.iter().find(|(n, _)| n.as_bytes() == event).map(|(n, ev)| latency_report::graph(n, ev, now))
+    });
+    match text {
+        Some(t) => {
+            ctx.reply.verbatim(b"txt", t.as_bytes());
+            Ok(())
+        }
+        None => {
+            let mut m = b"ERR No samples available for event '".to_vec();
+            m.extend_from_slice(event);
+            m.push(b'\'');
+            Err(CmdError::Owned(m))
+        }
     }
-    Err(CmdError::Static("ERR LATENCY GRAPH is not implemented; use LATENCY HISTORY"))
 }
 
 /// LATENCY HISTOGRAM [command ...]: for each command that ran (all of them without
