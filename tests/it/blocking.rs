@@ -123,3 +123,28 @@ fn a_client_that_disconnects_while_blocked_is_forgotten() {
     admin.cmd_str(&["RPUSH", "q", "v"]);
     assert_eq!(admin.cmd_str(&["LLEN", "q"]), b":1\r\n");
 }
+
+/// A push inside a transaction or a script wakes a blocked client once the transaction or
+/// script has finished: it is served from the final state, as in Redis.
+#[test]
+fn pushes_inside_exec_and_scripts_wake_blocked_clients_after_them() {
+    let t = Tumbler::start(&[]);
+    let mut admin = RawConn::connect(t.addr()).unwrap();
+    let mut waiter = RawConn::connect(t.addr()).unwrap();
+    waiter.send(b"BLPOP tx 0\r\n").unwrap();
+    until_blocked(&mut admin, 1);
+    assert_eq!(admin.cmd_str(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(admin.cmd_str(&["RPUSH", "tx", "a", "b"]), b"+QUEUED\r\n");
+    assert_eq!(admin.cmd_str(&["LPOP", "tx"]), b"+QUEUED\r\n");
+    assert_eq!(admin.cmd_str(&["EXEC"]), b"*2\r\n:2\r\n$1\r\na\r\n");
+    // The transaction popped "a" itself: the waiter gets what was left when EXEC ended.
+    assert_eq!(waiter.read_reply().unwrap(), b"*2\r\n$2\r\ntx\r\n$1\r\nb\r\n");
+
+    waiter.send(b"BLPOP sc 0\r\n").unwrap();
+    until_blocked(&mut admin, 1);
+    let script = "redis.call('rpush', KEYS[1], 'x'); redis.call('rpush', KEYS[1], 'y'); return redis.call('llen', KEYS[1])";
+    assert_eq!(admin.cmd_str(&["EVAL", script, "1", "sc"]), b":2\r\n");
+    assert_eq!(waiter.read_reply().unwrap(), b"*2\r\n$2\r\nsc\r\n$1\r\nx\r\n");
+    assert_eq!(admin.cmd_str(&["LRANGE", "sc", "0", "-1"]), b"*1\r\n$1\r\ny\r\n");
+    assert_eq!(blocked_count(&mut admin), 0);
+}
