@@ -9,6 +9,7 @@ mod clients;
 mod differential;
 mod expiry;
 mod extensions;
+mod faults;
 mod locks;
 mod model;
 mod process;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 pub mod corpus;
+pub mod faults;
 pub mod resp;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
