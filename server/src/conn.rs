@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tumbler_commands::blocking::{BlockRequest, Outcome};
@@ -40,11 +40,11 @@ enum BatchEnd {
     Shutdown(bool),
 }
 
-struct Connection<'a> {
+struct Connection<'a, S> {
     ctl: &'a Control,
     srv: &'a Server,
     worker: usize,
-    stream: TcpStream,
+    stream: S,
     rbuf: BytesMut,
     parser: Parser,
     reply: Reply,
@@ -55,15 +55,39 @@ struct Connection<'a> {
     need: usize,
 }
 
-/// Serves one accepted connection until it closes.
-pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, worker: usize) {
-    let srv: &Server = &ctl.srv;
+/// Serves one accepted connection until it closes; `tls`: it arrived on the TLS port, so the
+/// handshake comes first.
+pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, worker: usize, tls: bool) {
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let fd = {
         use std::os::fd::AsRawFd;
         stream.as_raw_fd()
     };
+    if !tls {
+        return serve_stream(stream, peer, local, fd, ctl, worker).await;
+    }
+    let Some(config) = ctl.tls.clone() else { return };
+    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(s)) => serve_stream(s, peer, local, fd, ctl, worker).await,
+        Ok(Err(e)) => tracing::info!(client = %peer, "TLS handshake failed: {e}"),
+        Err(_) => tracing::info!(client = %peer, "TLS handshake timed out"),
+    }
+}
+
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: SocketAddr,
+    local: String,
+    fd: i32,
+    ctl: Arc<Control>,
+    worker: usize,
+) {
+    let srv: &Server = &ctl.srv;
     let id = srv.clients.next_id();
     let info = Arc::new(ClientInfo::new(id, peer.to_string(), local, fd, srv.clock.mono_ms()));
     let _ = info.limits.set(srv.config.output_limits.clone());
@@ -102,7 +126,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>
     srv.clients.remove(id);
 }
 
-impl Connection<'_> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
     async fn run(&mut self) {
         let mut stop = self.ctl.stop_rx.clone();
         loop {

@@ -8,6 +8,7 @@
 pub mod conf;
 mod conn;
 pub mod logging;
+mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
@@ -25,6 +26,8 @@ const RECLAIM_BUDGET: usize = 256;
 /// Shared by every thread of a running server.
 pub(crate) struct Control {
     pub(crate) srv: Arc<Server>,
+    /// The TLS configuration when `tls-port` is set.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
     stop_tx: watch::Sender<bool>,
     pub(crate) stop_rx: watch::Receiver<bool>,
 }
@@ -47,6 +50,7 @@ impl Control {
 pub struct ServerHandle {
     ctl: Arc<Control>,
     addrs: Vec<SocketAddr>,
+    tls_addrs: Vec<SocketAddr>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -54,6 +58,11 @@ impl ServerHandle {
     /// The first address the server listens on (with the port actually bound).
     pub fn addr(&self) -> SocketAddr {
         self.addrs[0]
+    }
+
+    /// The addresses of the TLS listeners (`tls-port`), if any.
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
     }
 
     /// Every listening address.
@@ -179,12 +188,21 @@ fn bind_one(addr: SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpList
 /// Starts a server with `cfg`. Returns once it is listening.
 pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
     let workers = worker_count(&cfg);
-    let (bind, port, backlog) = {
+    let (bind, port, backlog, tls) = {
         let s = cfg.settings.read();
-        (s.bind.clone(), s.port, s.tcp_backlog)
+        (s.bind.clone(), s.port, s.tcp_backlog, s.tls.clone())
     };
     let listeners = listen(&bind, port, backlog)?;
     let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let (tls_config, tls_listeners) = if tls.port > 0 {
+        let config = tls::server_config(&tls).map_err(|e| std::io::Error::other(format!("TLS: {e}")))?;
+        (Some(config), listen(&bind, tls.port, backlog)?)
+    } else {
+        (None, Vec::new())
+    };
+    let tls_addrs: Vec<SocketAddr> = tls_listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let listeners: Vec<(std::net::TcpListener, bool)> =
+        listeners.into_iter().map(|l| (l, false)).chain(tls_listeners.into_iter().map(|l| (l, true))).collect();
     let clock: Arc<dyn Clock> = opts.clock.unwrap_or_else(|| Arc::new(SystemClock::new()));
     let srv = Arc::new(Server::new(cfg, clock, workers, opts.config_file));
     // Users: `requirepass`, `user` directives, the `aclfile` (Redis refuses to start on errors).
@@ -209,12 +227,12 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
     srv.port.store(u64::from(addrs[0].port()), Relaxed);
     srv.config.running.store(true, Relaxed);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let ctl = Arc::new(Control { srv: srv.clone(), stop_tx, stop_rx });
+    let ctl = Arc::new(Control { srv: srv.clone(), tls: tls_config, stop_tx, stop_rx });
 
     let mut threads = Vec::new();
     let mut senders = Vec::new();
     for w in 0..workers {
-        let (tx, rx) = mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr)>();
+        let (tx, rx) = mpsc::unbounded_channel::<Accepted>();
         senders.push(tx);
         let ctl = ctl.clone();
         threads
@@ -233,14 +251,18 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
         let ctl = ctl.clone();
         threads.push(std::thread::Builder::new().name("tumbler-expiry".into()).spawn(move || expiry(ctl))?);
     }
-    Ok(ServerHandle { ctl, addrs, threads })
+    Ok(ServerHandle { ctl, addrs, tls_addrs, threads })
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
-fn worker(idx: usize, ctl: Arc<Control>, mut rx: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>) {
+/// An accepted connection handed to a worker: the socket, the peer, and whether it came in on
+/// the TLS port.
+type Accepted = (std::net::TcpStream, SocketAddr, bool);
+
+fn worker(idx: usize, ctl: Arc<Control>, mut rx: mpsc::UnboundedReceiver<Accepted>) {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -255,11 +277,11 @@ fn worker(idx: usize, ctl: Arc<Control>, mut rx: mpsc::UnboundedReceiver<(std::n
         loop {
             tokio::select! {
                 m = rx.recv() => match m {
-                    Some((s, peer)) => match tokio::net::TcpStream::from_std(s) {
+                    Some((s, peer, tls)) => match tokio::net::TcpStream::from_std(s) {
                         Ok(stream) => {
                             // No tracing span per connection: entering one on every poll costs
                             // a few percent of a request; log lines name the client instead.
-                            tokio::task::spawn_local(conn::serve(stream, peer, ctl.clone(), idx));
+                            tokio::task::spawn_local(conn::serve(stream, peer, ctl.clone(), idx, tls));
                         }
                         Err(e) => tracing::warn!("cannot register connection from {peer}: {e}"),
                     },
@@ -277,8 +299,8 @@ fn worker(idx: usize, ctl: Arc<Control>, mut rx: mpsc::UnboundedReceiver<(std::n
 
 fn acceptor(
     ctl: Arc<Control>,
-    listeners: Vec<std::net::TcpListener>,
-    senders: Vec<mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>>,
+    listeners: Vec<(std::net::TcpListener, bool)>,
+    senders: Vec<mpsc::UnboundedSender<Accepted>>,
     signals: bool,
 ) {
     let rt = match runtime() {
@@ -293,7 +315,7 @@ fn acceptor(
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
         let (conn_tx, mut conn_rx) = mpsc::unbounded_channel();
-        for l in listeners {
+        for (l, tls) in listeners {
             let _ = l.set_nonblocking(true);
             let Ok(l) = tokio::net::TcpListener::from_std(l) else { continue };
             let tx = conn_tx.clone();
@@ -303,7 +325,7 @@ fn acceptor(
                     tokio::select! {
                         r = l.accept() => match r {
                             Ok((s, peer)) => {
-                                if tx.send((s, peer)).is_err() {
+                                if tx.send((s, peer, tls)).is_err() {
                                     break;
                                 }
                             }
@@ -338,7 +360,7 @@ fn acceptor(
         loop {
             tokio::select! {
                 m = conn_rx.recv() => {
-                    let Some((s, peer)) = m else { break };
+                    let Some((s, peer, tls)) = m else { break };
                     let srv = &ctl.srv;
                     if srv.clients.len() as u64 >= srv.config.maxclients.load(Relaxed) {
                         srv.stats.rejected_connections.fetch_add(1, Relaxed);
@@ -359,14 +381,14 @@ fn acceptor(
                     let busy = srv.scripts.busy_worker();
                     if senders.len() == 1 && busy == Some(0) {
                         let fallback = srv.fallback_worker();
-                        tokio::task::spawn_local(conn::serve(s, peer, ctl.clone(), fallback));
+                        tokio::task::spawn_local(conn::serve(s, peer, ctl.clone(), fallback, tls));
                         continue;
                     }
                     let Ok(std) = s.into_std() else { continue };
                     if senders.len() > 1 && busy == Some(next % senders.len()) {
                         next = next.wrapping_add(1);
                     }
-                    if senders[next % senders.len()].send((std, peer)).is_err() {
+                    if senders[next % senders.len()].send((std, peer, tls)).is_err() {
                         break;
                     }
                     next = next.wrapping_add(1);

@@ -142,7 +142,8 @@ fn pushes_inside_exec_and_scripts_wake_blocked_clients_after_them() {
 
     waiter.send(b"BLPOP sc 0\r\n").unwrap();
     until_blocked(&mut admin, 1);
-    let script = "redis.call('rpush', KEYS[1], 'x'); redis.call('rpush', KEYS[1], 'y'); return redis.call('llen', KEYS[1])";
+    let script =
+        "redis.call('rpush', KEYS[1], 'x'); redis.call('rpush', KEYS[1], 'y'); return redis.call('llen', KEYS[1])";
     assert_eq!(admin.cmd_str(&["EVAL", script, "1", "sc"]), b":2\r\n");
     assert_eq!(waiter.read_reply().unwrap(), b"*2\r\n$2\r\nsc\r\n$1\r\nx\r\n");
     assert_eq!(admin.cmd_str(&["LRANGE", "sc", "0", "-1"]), b"*1\r\n$1\r\ny\r\n");

@@ -15,5 +15,6 @@ mod model;
 mod process;
 mod redlock;
 mod scripting;
+mod tls;
 mod tools;
 mod wallclock;

@@ -66,6 +66,42 @@ pub struct Settings {
     pub protected_mode: bool,
     /// `aclfile` ("" = none; immutable): where ACL LOAD / SAVE read and write users.
     pub aclfile: String,
+    /// TLS (startup only): `tls-port` (0 = no TLS listener), certificate, key, CA for client
+    /// certificates, `tls-auth-clients` (index into [`TLS_AUTH_CLIENTS`]), `tls-protocols`.
+    pub tls: TlsSettings,
+}
+
+/// `tls-auth-clients` values.
+pub const TLS_AUTH_CLIENTS: &[&str] = &["no", "yes", "optional"];
+
+/// TLS directives.
+#[derive(Clone, Debug)]
+pub struct TlsSettings {
+    /// `tls-port`.
+    pub port: u16,
+    /// `tls-cert-file` (PEM chain).
+    pub cert_file: String,
+    /// `tls-key-file` (PEM private key).
+    pub key_file: String,
+    /// `tls-ca-cert-file` (PEM roots for client certificates).
+    pub ca_cert_file: String,
+    /// `tls-auth-clients`: 0 no, 1 yes, 2 optional.
+    pub auth_clients: usize,
+    /// `tls-protocols` ("" = TLSv1.2 and TLSv1.3).
+    pub protocols: String,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            port: 0,
+            cert_file: String::new(),
+            key_file: String::new(),
+            ca_cert_file: String::new(),
+            auth_clients: 1,
+            protocols: String::new(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -83,6 +119,7 @@ impl Default for Settings {
             requirepass: String::new(),
             protected_mode: true,
             aclfile: String::new(),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -842,6 +879,86 @@ pub static PARAMS: &[Param] = &[
             get: |c| if c.acl_pubsub_all.load(Relaxed) { 0 } else { 1 },
             set: |c, i| {
                 c.acl_pubsub_all.store(i == 0, Relaxed);
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "tls-port",
+        immutable: true,
+        protected: false,
+        kind: Kind::Int {
+            min: 0,
+            max: 65535,
+            get: |c| i64::from(settings(c).tls.port),
+            set: |c, v| {
+                c.settings.write().tls.port = v as u16;
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "tls-cert-file",
+        immutable: true,
+        protected: false,
+        kind: Kind::Str {
+            get: |c| settings(c).tls.cert_file.clone(),
+            set: |c, v| {
+                c.settings.write().tls.cert_file = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "tls-key-file",
+        immutable: true,
+        protected: false,
+        kind: Kind::Str {
+            get: |c| settings(c).tls.key_file.clone(),
+            set: |c, v| {
+                c.settings.write().tls.key_file = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "tls-ca-cert-file",
+        immutable: true,
+        protected: false,
+        kind: Kind::Str {
+            get: |c| settings(c).tls.ca_cert_file.clone(),
+            set: |c, v| {
+                c.settings.write().tls.ca_cert_file = v.to_string();
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "tls-auth-clients",
+        immutable: true,
+        protected: false,
+        kind: Kind::Enum {
+            names: TLS_AUTH_CLIENTS,
+            get: |c| settings(c).tls.auth_clients,
+            set: |c, i| {
+                c.settings.write().tls.auth_clients = i;
+                Ok(())
+            },
+        },
+    },
+    Param {
+        name: "tls-protocols",
+        immutable: true,
+        protected: false,
+        kind: Kind::Str {
+            get: |c| settings(c).tls.protocols.clone(),
+            set: |c, v| {
+                for p in v.split_whitespace() {
+                    if !p.eq_ignore_ascii_case("TLSv1.2") && !p.eq_ignore_ascii_case("TLSv1.3") {
+                        return Err(format!("unsupported TLS protocol '{p}' (tumbler speaks TLSv1.2 and TLSv1.3)"));
+                    }
+                }
+                c.settings.write().tls.protocols = v.to_string();
                 Ok(())
             },
         },

@@ -1,0 +1,57 @@
+//! TLS on `tls-port`, with rustls: the server certificate and key, and client certificates
+//! checked against `tls-ca-cert-file` as `tls-auth-clients` says (yes: required, optional:
+//! checked when presented, no: not asked for).
+
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::sync::Arc;
+use tumbler_commands::config::TlsSettings;
+
+/// Builds the TLS configuration from the `tls-*` directives, or says which one is wrong.
+pub fn server_config(t: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
+    if t.cert_file.is_empty() || t.key_file.is_empty() {
+        return Err("tls-port needs tls-cert-file and tls-key-file".into());
+    }
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&t.cert_file)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("cannot read tls-cert-file '{}': {e}", t.cert_file))?;
+    if certs.is_empty() {
+        return Err(format!("no certificate in tls-cert-file '{}'", t.cert_file));
+    }
+    let key = PrivateKeyDer::from_pem_file(&t.key_file)
+        .map_err(|e| format!("cannot read tls-key-file '{}': {e}", t.key_file))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
+    let wanted: Vec<String> = t.protocols.split_whitespace().map(str::to_ascii_lowercase).collect();
+    if wanted.is_empty() || wanted.iter().any(|p| p == "tlsv1.2") {
+        versions.push(&rustls::version::TLS12);
+    }
+    if wanted.is_empty() || wanted.iter().any(|p| p == "tlsv1.3") {
+        versions.push(&rustls::version::TLS13);
+    }
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("tls-protocols: {e}"))?;
+    let builder = match t.auth_clients {
+        0 => builder.with_no_client_auth(),
+        mode => {
+            if t.ca_cert_file.is_empty() {
+                return Err("tls-auth-clients needs tls-ca-cert-file (or set tls-auth-clients no)".into());
+            }
+            let mut roots = RootCertStore::empty();
+            let cas = CertificateDer::pem_file_iter(&t.ca_cert_file)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("cannot read tls-ca-cert-file '{}': {e}", t.ca_cert_file))?;
+            for ca in cas {
+                roots.add(ca).map_err(|e| format!("tls-ca-cert-file '{}': {e}", t.ca_cert_file))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = if mode == 2 { verifier.allow_unauthenticated() } else { verifier };
+            builder.with_client_cert_verifier(verifier.build().map_err(|e| format!("tls-ca-cert-file: {e}"))?)
+        }
+    };
+    let config = builder.with_single_cert(certs, key).map_err(|e| format!("tls-cert-file / tls-key-file: {e}"))?;
+    Ok(Arc::new(config))
+}
