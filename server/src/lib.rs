@@ -93,7 +93,8 @@ impl ServerHandle {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        self.ctl.srv.locks.close_clean();
+        let srv = &self.ctl.srv;
+        srv.locks.close_clean(&srv.keyspace.held_locks(srv.clock.mono_ms()));
     }
 }
 
@@ -215,7 +216,8 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
     {
         let dir = srv.config.settings.read().dir.clone();
         let cfg = &srv.config;
-        srv.locks
+        let held = srv
+            .locks
             .open(
                 std::path::Path::new(&dir),
                 cfg.lock_max_ttl.load(Relaxed),
@@ -223,6 +225,14 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
                 srv.clock.mono_ms(),
             )
             .map_err(std::io::Error::other)?;
+        // A clean shutdown saved the locks still held: they live on for the time they had left.
+        let now = srv.clock.mono_ms();
+        for l in &held {
+            srv.keyspace.restore_lock(l, now);
+        }
+        if !held.is_empty() {
+            tracing::info!("restored {} locks held at the clean shutdown", held.len());
+        }
     }
     srv.port.store(u64::from(addrs[0].port()), Relaxed);
     srv.config.running.store(true, Relaxed);

@@ -201,15 +201,37 @@ fn a_crash_fences_grants_for_the_longest_ttl_and_tokens_resume_above() {
     }
     assert!(started.elapsed() >= Duration::from_millis(300), "fence lasted only {:?}", started.elapsed());
     assert!(info_field(&mut c, "locks_refused_by_fence") >= 2);
-    // A clean shutdown leaves no fence.
+    // A clean shutdown saves the locks still held: the restarted node has no fence and still
+    // knows them (same owner, same fencing token, a TTL no longer than it had).
+    assert_eq!(c.cmd_str(&["LOCK.EXTEND", "held", "b", "PX", "5000"]), b":1\r\n");
+    assert_eq!(c.cmd_str(&["SET", "plain", "tok", "NX", "PX", "5000"]), b"+OK\r\n");
+    let token = lock_info(&mut c, "held").1;
     let _ = c.raw(b"SHUTDOWN\r\n", Duration::from_secs(5));
     let mut p = p;
     p.child.wait().unwrap();
     drop(p);
     let p = restart(dir.path(), port, &[]);
     let mut c = RawConn::connect(p.addr()).unwrap();
-    assert_eq!(c.cmd_str(&["SET", "held", "c", "NX", "PX", "1000"]), b"+OK\r\n");
     assert_eq!(info_field(&mut c, "lock_fence_remaining_ms"), 0);
+    assert_eq!(c.cmd_str(&["SET", "held", "c", "NX", "PX", "1000"]), b"$-1\r\n", "the restored lock is held");
+    assert_eq!(c.cmd_str(&["SET", "plain", "c", "NX", "PX", "1000"]), b"$-1\r\n");
+    assert_eq!(c.cmd_str(&["GET", "plain"]), b"$3\r\ntok\r\n");
+    assert_eq!(lock_info(&mut c, "held"), (b"b".to_vec(), token));
+    let Value::Int(pttl) = parse(&c.cmd_str(&["PTTL", "held"])).0 else { panic!("PTTL") };
+    assert!(pttl > 0 && pttl <= 5000, "{pttl}");
+    assert_eq!(c.cmd_str(&["SET", "fresh", "c", "NX", "PX", "1000"]), b"+OK\r\n", "no fence for other names");
+}
+
+/// LOCK.INFO's owner and fencing token.
+fn lock_info(c: &mut RawConn, key: &str) -> (Vec<u8>, i64) {
+    let (v, _) = parse(&c.cmd_str(&["LOCK.INFO", key]));
+    let Value::Array(items) = v else { panic!("LOCK.INFO {key}: {v:?}") };
+    let owner = match &items[1] {
+        Value::Bulk(b) => b.clone(),
+        other => panic!("owner {other:?}"),
+    };
+    let Value::Int(token) = items[3] else { panic!("token {:?}", items[3]) };
+    (owner, token)
 }
 
 #[test]

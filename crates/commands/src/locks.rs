@@ -12,17 +12,25 @@
 //!   died while it may have been holding locks for other clients; nothing persisted vouches for
 //!   them, so for `max_ttl_ms` the node grants and extends no lock ([`Locks::fence_left`]).
 //!
+//! A clean shutdown first saves the locks still held in `tumbler-locks.held` (fsynced), and the
+//! next start puts them back with the time they had left, so a planned restart neither forgets
+//! a lock nor needs a fence. Without that file a "clean" stop vouches for nothing and is
+//! treated like a crash.
+//!
 //! See docs/locks.md for what this guarantees and the argument.
 
 use parking_lot::Mutex;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use tumbler_keyspace::{HeldLock, LockMeta};
 
 /// Tokens reserved per write of the state file.
 pub const TOKEN_BLOCK: u64 = 1 << 16;
 /// The state file's name in `dir`.
 pub const STATE_FILE: &str = "tumbler-locks.state";
+/// Where a clean shutdown saves the locks still held.
+pub const HELD_FILE: &str = "tumbler-locks.held";
 
 /// What the state file holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -84,6 +92,71 @@ fn write_state(path: &Path, state: &State) -> std::io::Result<()> {
     Ok(())
 }
 
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// One held lock per line: `db remaining_ms token acquired_ms extensions kind key value`, kind
+/// `s` for a SET NX lock and `l` for LOCK.ACQUIRE, key and value in hex; an `end` line last, so a
+/// torn file is never mistaken for a complete one.
+fn render_held(locks: &[HeldLock]) -> String {
+    let mut out = String::from("# locks held at a clean shutdown, restored at the next start\n");
+    for l in locks {
+        let (kind, m) = match l.meta {
+            Some(m) => ('l', m),
+            None => ('s', LockMeta { token: 0, acquired_ms: 0, extensions: 0 }),
+        };
+        out.push_str(&format!(
+            "{} {} {} {} {} {kind} {} {}\n",
+            l.db,
+            l.remaining_ms,
+            m.token,
+            m.acquired_ms,
+            m.extensions,
+            hex(&l.key),
+            hex(&l.value)
+        ));
+    }
+    out.push_str("end\n");
+    out
+}
+
+fn parse_held(text: &str) -> Option<Vec<HeldLock>> {
+    let mut out = Vec::new();
+    let mut ended = false;
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        if line == "end" {
+            ended = true;
+            break;
+        }
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() != 8 {
+            return None;
+        }
+        let meta =
+            LockMeta { token: f[2].parse().ok()?, acquired_ms: f[3].parse().ok()?, extensions: f[4].parse().ok()? };
+        out.push(HeldLock {
+            db: f[0].parse().ok()?,
+            remaining_ms: f[1].parse().ok()?,
+            meta: match f[5] {
+                "l" => Some(meta),
+                "s" => None,
+                _ => return None,
+            },
+            key: unhex(f[6])?,
+            value: unhex(f[7])?,
+        });
+    }
+    ended.then_some(out)
+}
+
 /// Lock counters for INFO's `locks` section (the keyspace counts releases, extensions and
 /// locks lost to expiry, which it sees happen).
 #[derive(Default)]
@@ -119,8 +192,14 @@ impl Locks {
     /// Reads the state file in `dir` (creating it on a first start), arms the restart fence if
     /// the previous run did not shut down cleanly, and records that this run is under way.
     /// `max_ttl_cap` is `lock-max-ttl`; `fence` is `lock-restart-fence`; `now` is monotonic ms.
-    pub fn open(&self, dir: &Path, max_ttl_cap: u64, fence: bool, now: u64) -> Result<(), String> {
+    ///
+    /// Returns the locks a clean shutdown saved, for the caller to put back.
+    pub fn open(&self, dir: &Path, max_ttl_cap: u64, fence: bool, now: u64) -> Result<Vec<HeldLock>, String> {
         let path = dir.join(STATE_FILE);
+        let held_path = dir.join(HELD_FILE);
+        // Locks saved by the previous run's clean shutdown (consumed: read once).
+        let held = std::fs::read_to_string(&held_path).ok().and_then(|t| parse_held(&t));
+        let _ = std::fs::remove_file(&held_path);
         let previous = match std::fs::read_to_string(&path) {
             Ok(text) => Some(State::parse(&text).map_err(|e| {
                 format!(
@@ -133,8 +212,14 @@ impl Locks {
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
         let prev = previous.unwrap_or_default();
+        let vouched = prev.clean_shutdown && held.is_some();
         if let Some(p) = previous {
-            if !p.clean_shutdown && fence {
+            if p.clean_shutdown && held.is_none() {
+                tracing::warn!(
+                    "the previous run shut down cleanly but its held locks were not saved: fencing as after a crash"
+                );
+            }
+            if !vouched && fence {
                 let window = p.max_ttl_ms.min(max_ttl_cap);
                 if window > 0 {
                     self.fence_until.store(now.saturating_add(window), Relaxed);
@@ -154,13 +239,29 @@ impl Locks {
         self.max_ttl.store(state.max_ttl_ms, Relaxed);
         *self.file.lock() = Some(path);
         self.persistent.store(true, Relaxed);
-        Ok(())
+        Ok(if vouched { held.unwrap_or_default() } else { Vec::new() })
     }
 
-    /// Records a clean shutdown: the next start has no restart fence.
-    pub fn close_clean(&self) {
+    /// Records a clean shutdown: saves the locks still `held` (fsynced), then marks the stop
+    /// clean, so the next start restores them and needs no restart fence.
+    pub fn close_clean(&self, held: &[HeldLock]) {
         let file = self.file.lock();
         if let Some(path) = file.as_ref() {
+            let held_path = path.with_file_name(HELD_FILE);
+            let saved = (|| -> std::io::Result<()> {
+                let tmp = held_path.with_extension("held.tmp");
+                let mut f = std::fs::File::create(&tmp)?;
+                f.write_all(render_held(held).as_bytes())?;
+                f.sync_all()?;
+                std::fs::rename(&tmp, &held_path)
+            })();
+            if let Err(e) = saved {
+                tracing::error!(
+                    "cannot save the held locks in {}: {e}; the next start will be fenced",
+                    held_path.display()
+                );
+                return;
+            }
             let state = self.snapshot(true);
             if let Err(e) = write_state(path, &state) {
                 tracing::error!("cannot record the clean shutdown in {}: {e}", path.display());
@@ -298,11 +399,32 @@ mod tests {
         l.open(dir.path(), 60_000, true, 1_000).unwrap();
         assert_eq!(l.fence_left(1_000), Some(5_000));
         assert_eq!(l.fence_left(6_000), None);
-        l.close_clean();
+        let held = vec![
+            HeldLock { db: 0, key: b"lock:a".to_vec(), value: b"\x00tok".to_vec(), remaining_ms: 700, meta: None },
+            HeldLock {
+                db: 3,
+                key: b"k y".to_vec(),
+                value: b"owner".to_vec(),
+                remaining_ms: 9,
+                meta: Some(LockMeta { token: 42, acquired_ms: -5, extensions: 2 }),
+            },
+        ];
+        l.close_clean(&held);
+        drop(l);
+        let l = Locks::default();
+        let restored = l.open(dir.path(), 60_000, true, 0).unwrap();
+        assert_eq!(l.fence_left(0), None, "clean shutdown: no fence");
+        assert_eq!(restored, held, "the held locks come back as saved");
+        drop(l);
+        // The saved locks are read once; a clean flag without them vouches for nothing.
+        let l = Locks::default();
+        assert!(l.open(dir.path(), 60_000, true, 0).unwrap().is_empty());
+        l.close_clean(&[]);
+        std::fs::remove_file(dir.path().join(HELD_FILE)).unwrap();
         drop(l);
         let l = Locks::default();
         l.open(dir.path(), 60_000, true, 0).unwrap();
-        assert_eq!(l.fence_left(0), None, "clean shutdown: no fence");
+        assert_eq!(l.fence_left(0), Some(5_000), "clean flag but no saved locks: fenced");
         // lock-max-ttl bounds the window; lock-restart-fence no disables it.
         l.note_ttl(600_000, 60_000).unwrap();
         drop(l);

@@ -483,6 +483,21 @@ impl Drop for Locked<'_> {
     }
 }
 
+/// A lock held at a clean shutdown, saved to be restored at the next start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldLock {
+    /// Database.
+    pub db: usize,
+    /// Key.
+    pub key: Vec<u8>,
+    /// Value (the owner's token).
+    pub value: Vec<u8>,
+    /// Time it still had to live.
+    pub remaining_ms: u64,
+    /// Fencing token and history of a lock taken with LOCK.ACQUIRE.
+    pub meta: Option<LockMeta>,
+}
+
 /// Whether `key` exists in a database whose shards are `shards` (locked), at `now`.
 fn key_state(shards: &[RwLockWriteGuard<'_, Shard>], key: &[u8], now: u64) -> KeyState {
     let hash = hash_key(key);
@@ -886,6 +901,46 @@ impl Keyspace {
             let found = s.iter().find(|e| !e.is_expired(now)).map(|e| e.key().to_vec());
             found
         })
+    }
+
+    /// Every lock still held at `now` (keys marked as locks, with a TTL, not expired): what a
+    /// clean shutdown saves so that a restarted node forgets no lock it granted.
+    pub fn held_locks(&self, now: u64) -> Vec<HeldLock> {
+        let mut out = Vec::new();
+        for (db, d) in self.dbs.iter().enumerate() {
+            for slot in d.shards.iter() {
+                let g = slot.lock.read();
+                for e in g.iter().filter(|e| e.is_lock() && e.expire_at() != NO_EXPIRE && !e.is_expired(now)) {
+                    let meta = e.lock_meta();
+                    out.push(HeldLock {
+                        db,
+                        key: e.key().to_vec(),
+                        value: e.value().to_vec(),
+                        remaining_ms: e.expire_at() - now,
+                        meta,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Puts back a lock saved by [`Keyspace::held_locks`] with `remaining_ms` to live from `now`,
+    /// unless the key exists.
+    pub fn restore_lock(&self, l: &HeldLock, now: u64) {
+        if l.db >= self.dbs.len() {
+            return;
+        }
+        self.write(self.key(l.db, &l.key), now, |e| {
+            if e.exists() {
+                return;
+            }
+            let ttl = Ttl::At(now.saturating_add(l.remaining_ms));
+            match l.meta {
+                Some(m) => e.set(NewValue::Lock(&l.value, m), ttl),
+                None => e.set_lock(NewValue::Str(&l.value), ttl),
+            };
+        });
     }
 
     /// Empties `db`. Returns the old shards so the caller can drop them elsewhere (FLUSHDB
