@@ -30,9 +30,9 @@ pub const HIST_BUCKETS: usize = 21;
 /// The histogram bucket of a duration of `us` microseconds.
 #[inline]
 fn bucket(us: u64) -> usize {
-    // The smallest k with us·1000 <= 1024·2^k.
-    let units = (us.saturating_mul(1000)).div_ceil(1024).max(1);
-    (units.next_power_of_two().trailing_zeros() as usize).min(HIST_BUCKETS - 1)
+    // The smallest k with us·1000 <= 1024·2^k: the bit length of (ns - 1) / 1024.
+    let above = us.saturating_mul(1000).saturating_sub(1) >> 10;
+    ((u64::BITS - above.leading_zeros()) as usize).min(HIST_BUCKETS - 1)
 }
 
 /// The label Redis gives bucket `k`: its upper bound in whole microseconds.
