@@ -10,6 +10,7 @@ mod differential;
 mod expiry;
 mod extensions;
 mod faults;
+mod hostile;
 mod locks;
 mod model;
 mod process;

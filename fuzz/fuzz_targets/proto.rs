@@ -1,0 +1,4 @@
+//! Fuzz target `proto`: see [`tumbler_fuzz::proto`] for what one input means and what is checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tumbler_fuzz::proto(data));
