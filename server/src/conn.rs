@@ -59,6 +59,14 @@ struct Connection<'a, S> {
 /// handshake comes first.
 pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, worker: usize, tls: bool) {
     let _ = stream.set_nodelay(true);
+    // tcp-keepalive: probe idle peers so dead ones (a crashed lock holder's host) are noticed.
+    let keepalive = ctl.srv.config.tcp_keepalive.load(Relaxed);
+    if keepalive > 0 {
+        let ka = socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(keepalive))
+            .with_interval(Duration::from_secs((keepalive / 3).max(1)));
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+    }
     let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let fd = {
         use std::os::fd::AsRawFd;

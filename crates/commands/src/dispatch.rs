@@ -65,6 +65,16 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
     if !acl_allows(ctx, id, args) {
         return Some(id);
     }
+    // noeviction: over maxmemory, commands that may grow memory are refused (EXEC when it
+    // queued one, and anything queued, as the queue itself grows); reads, deletes and lock
+    // releases go on.
+    let queuing = ctx.conn.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "quit" | "reset");
+    let may_grow =
+        spec.has(F::DENYOOM) || queuing || (spec.name == "exec" && ctx.conn.multi.as_ref().is_some_and(|m| m.denyoom));
+    if may_grow && out_of_memory(ctx.srv) {
+        reject(ctx, Some(id), errors::OOM.as_bytes());
+        return Some(id);
+    }
     if ctx.conn.in_subscribed_mode()
         && !matches!(
             spec.name,
@@ -101,6 +111,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
     if let Some(multi) = ctx.conn.multi.as_mut() {
         if !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
             multi.queue(id, args);
+            if spec.has(F::DENYOOM) {
+                multi.note_denyoom();
+            }
             info.multi.store(multi.len() as i32, Relaxed);
             ctx.reply.simple(b"QUEUED");
             apply_reply_mode(ctx, mark);
@@ -216,6 +229,12 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
         }
     }
     ctx.srv.stats.worker(ctx.worker).call(id, failed);
+}
+
+/// True when `maxmemory` is set and the process uses more.
+pub(crate) fn out_of_memory(srv: &crate::Server) -> bool {
+    let max = srv.config.maxmemory.load(Relaxed);
+    max > 0 && crate::info::used_memory_of(srv) as u64 > max
 }
 
 /// SLOWLOG and LATENCY bookkeeping for a command that took `took` µs.

@@ -36,9 +36,14 @@ pub fn set_allocated_probe(f: fn() -> usize) {
 
 /// Bytes currently allocated, as `used_memory` reports them.
 pub fn used_memory(ctx: &Ctx<'_>) -> usize {
+    used_memory_of(ctx.srv)
+}
+
+/// [`used_memory`] of a server.
+pub fn used_memory_of(srv: &crate::Server) -> usize {
     match ALLOCATED.get() {
         Some(f) => f(),
-        None => ctx.srv.keyspace.memory(),
+        None => srv.keyspace.memory(),
     }
 }
 

@@ -215,6 +215,14 @@ impl Host for ScriptHost<'_> {
         if self.read_only && (spec.has(F::WRITE) || spec.has(F::MAY_REPLICATE)) {
             return Err(b"Write commands are not allowed from read-only scripts.".to_vec());
         }
+        if spec.has(F::DENYOOM) && crate::dispatch::out_of_memory(self.srv) {
+            // The command's own error reply, as Redis gives it (not a script error).
+            out.push(b'-');
+            out.extend_from_slice(tumbler_proto::errors::OOM.as_bytes());
+            out.extend_from_slice(b"\r\n");
+            self.srv.stats.error(tumbler_proto::errors::OOM.as_bytes());
+            return Ok(());
+        }
         if spec.has(F::WRITE) && !self.wrote {
             self.wrote = true;
             self.srv.scripts.mark_wrote();

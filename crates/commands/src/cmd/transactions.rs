@@ -23,6 +23,8 @@ pub struct Multi {
     cmds: Vec<(CommandId, usize, usize)>,
     /// A command was rejected while queuing: EXEC will fail with [`EXECABORT`].
     pub aborted: bool,
+    /// A queued command may grow memory: EXEC is refused over `maxmemory`.
+    pub denyoom: bool,
 }
 
 impl Multi {
@@ -35,6 +37,11 @@ impl Multi {
             self.spans.push((start, self.data.len()));
         }
         self.cmds.push((id, first, self.spans.len()));
+    }
+
+    /// Notes that a queued command may grow memory.
+    pub fn note_denyoom(&mut self) {
+        self.denyoom = true;
     }
 
     /// Number of queued commands.
