@@ -13,6 +13,10 @@
 //! Usage: cargo run --release -p tumbler-benches --bin compare -- [--rounds N] [--requests N]
 //!        [--pipeline 1,16] [--workloads set-nx-px,get,del,pexpire,evalsha-cad,delifeq,ping-inline]
 //!        [--no-pin]
+//!
+//! `--memory N` instead loads N lock keys (`lock:<n>`, a 20-byte token, PX 600000) into each
+//! server and reports the memory each key costs: INFO `used_memory` and the process's RSS,
+//! after minus before, divided by N.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -29,6 +33,8 @@ struct Opts {
     pipelines: Vec<u32>,
     workloads: Vec<String>,
     pin: bool,
+    /// Lock keys for the memory comparison (0: run the load comparison).
+    memory: u64,
 }
 
 fn parse_opts() -> Opts {
@@ -39,6 +45,7 @@ fn parse_opts() -> Opts {
         pipelines: vec![1, 16],
         workloads: ["set-nx-px", "get", "del", "pexpire"].iter().map(|s| s.to_string()).collect(),
         pin: cpus >= 2,
+        memory: 0,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -49,6 +56,7 @@ fn parse_opts() -> Opts {
             "--requests" => o.requests = v.parse().expect("--requests N"),
             "--pipeline" => o.pipelines = v.split(',').map(|p| p.parse().expect("--pipeline 1,16")).collect(),
             "--workloads" => o.workloads = v.split(',').map(str::to_string).collect(),
+            "--memory" => o.memory = v.parse().expect("--memory N"),
             "--no-pin" => {
                 o.pin = false;
                 i += 1;
@@ -251,10 +259,76 @@ fn tumbler_binary() -> PathBuf {
     bin
 }
 
+/// INFO memory's `used_memory` of the server on `port`.
+fn used_memory(port: u16) -> u64 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.write_all(b"INFO memory\r\n").expect("write");
+    let mut text = Vec::new();
+    let mut tmp = [0u8; 8192];
+    while !String::from_utf8_lossy(&text).contains("used_memory_peak:") {
+        let n = s.read(&mut tmp).expect("read");
+        assert!(n > 0, "closed");
+        text.extend_from_slice(&tmp[..n]);
+    }
+    let text = String::from_utf8_lossy(&text);
+    text.lines().find_map(|l| l.strip_prefix("used_memory:")).and_then(|v| v.trim().parse().ok()).expect("used_memory")
+}
+
+/// Resident set size of a process, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Memory per lock key: load `n` keys into each server, in batches.
+fn memory(o: &Opts, redis: &Server, tumbler: &Server) {
+    println!("memory per lock key: {} keys `lock:<n>`, 20-byte token, PX 600000", o.memory);
+    println!("{:<8} | {:>12} {:>12}", "server", "used_memory/key", "rss/key");
+    let mut per = Vec::new();
+    for s in [redis, tumbler] {
+        pipeline(s.port, std::iter::once(vec![b"FLUSHALL".to_vec()]));
+        let (u0, r0) = (used_memory(s.port), rss(s.child.id()));
+        let batch = 100_000;
+        let mut i = 0;
+        while i < o.memory {
+            let end = (i + batch).min(o.memory);
+            pipeline(
+                s.port,
+                (i..end).map(|k| {
+                    vec![
+                        b"SET".to_vec(),
+                        format!("lock:{k}").into_bytes(),
+                        b"01234567890123456789".to_vec(),
+                        b"NX".to_vec(),
+                        b"PX".to_vec(),
+                        b"600000".to_vec(),
+                    ]
+                }),
+            );
+            i = end;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let (u1, r1) = (used_memory(s.port), rss(s.child.id()));
+        let u = u1.saturating_sub(u0) as f64 / o.memory as f64;
+        let r = r1.saturating_sub(r0) as f64 / o.memory as f64;
+        println!("{:<8} | {:>15.1} {:>12.1}", s.name, u, r);
+        per.push((u, r));
+    }
+    println!("{:<8} | {:>15.2} {:>12.2}", "ratio", per[1].0 / per[0].0, per[1].1 / per[0].1);
+}
+
 fn main() {
     let o = parse_opts();
     let redis = start("redis", Path::new("redis-server"), o.pin);
     let tumbler = start("tumbler", &tumbler_binary(), o.pin);
+    if o.memory > 0 {
+        memory(&o, &redis, &tumbler);
+        return;
+    }
     println!(
         "tumbler vs redis-server 7.0.15: {} clients, {} requests per run, {} rounds (medians), keys over {}k, {}",
         CLIENTS,
