@@ -17,6 +17,10 @@
 //! `--memory N` instead loads N lock keys (`lock:<n>`, a 20-byte token, PX 600000) into each
 //! server and reports the memory each key costs: INFO `used_memory` and the process's RSS,
 //! after minus before, divided by N.
+//!
+//! `--expiry N` loads N keys with TTLs spread over 2 s into each server and measures, through
+//! keyspace notifications, how late each key's `expired` event comes after its deadline
+//! (p50/p99/max), and the RSS afterwards.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -35,6 +39,8 @@ struct Opts {
     pin: bool,
     /// Lock keys for the memory comparison (0: run the load comparison).
     memory: u64,
+    /// Keys for the expiry-lag comparison (0: none).
+    expiry: u64,
 }
 
 fn parse_opts() -> Opts {
@@ -46,6 +52,7 @@ fn parse_opts() -> Opts {
         workloads: ["set-nx-px", "get", "del", "pexpire"].iter().map(|s| s.to_string()).collect(),
         pin: cpus >= 2,
         memory: 0,
+        expiry: 0,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -57,6 +64,7 @@ fn parse_opts() -> Opts {
             "--pipeline" => o.pipelines = v.split(',').map(|p| p.parse().expect("--pipeline 1,16")).collect(),
             "--workloads" => o.workloads = v.split(',').map(str::to_string).collect(),
             "--memory" => o.memory = v.parse().expect("--memory N"),
+            "--expiry" => o.expiry = v.parse().expect("--expiry N"),
             "--no-pin" => {
                 o.pin = false;
                 i += 1;
@@ -321,12 +329,99 @@ fn memory(o: &Opts, redis: &Server, tumbler: &Server) {
     println!("{:<8} | {:>15.2} {:>12.2}", "ratio", per[1].0 / per[0].0, per[1].1 / per[0].1);
 }
 
+/// Expiry lag: keys with TTLs spread over 2 s; each `expired` event's delay past the deadline.
+fn expiry(o: &Opts, redis: &Server, tumbler: &Server) {
+    let n = o.expiry;
+    println!("expiry lag: {n} keys, TTLs spread over 1-3 s, lag of each `expired` event after its deadline (ms)");
+    println!("{:<8} | {:>9} {:>8} {:>8} {:>8} {:>10}", "server", "expired", "p50", "p99", "max", "rss after");
+    for s in [redis, tumbler] {
+        pipeline(s.port, std::iter::once(vec![b"FLUSHALL".to_vec()]));
+        pipeline(
+            s.port,
+            std::iter::once(vec![
+                b"CONFIG".to_vec(),
+                b"SET".to_vec(),
+                b"notify-keyspace-events".to_vec(),
+                b"Ex".to_vec(),
+            ]),
+        );
+        let mut sub = TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+        sub.write_all(b"SUBSCRIBE __keyevent@0__:expired\r\n").expect("subscribe");
+        let mut tmp = vec![0u8; 1 << 16];
+        let _ = sub.read(&mut tmp);
+        let ttl = |i: u64| 1000 + i * 2000 / n;
+        let start = Instant::now();
+        // In batches of 1,000, noting when each batch was acknowledged: a key's deadline is at
+        // most its batch's acknowledgement plus its TTL, and the lag is measured from there (never
+        // overstated; understated by at most one batch's time, a millisecond or two).
+        const BATCH: u64 = 1000;
+        let mut acked = Vec::new();
+        let mut i = 0;
+        while i < n {
+            let end = (i + BATCH).min(n);
+            pipeline(
+                s.port,
+                (i..end).map(|k| {
+                    vec![
+                        b"SET".to_vec(),
+                        format!("exp:{k}").into_bytes(),
+                        b"01234567890123456789".to_vec(),
+                        b"PX".to_vec(),
+                        ttl(k).to_string().into_bytes(),
+                    ]
+                }),
+            );
+            acked.push(start.elapsed());
+            i = end;
+        }
+        let mut lags = Vec::with_capacity(n as usize);
+        let mut buf: Vec<u8> = Vec::new();
+        let _ = sub.set_read_timeout(Some(Duration::from_secs(1)));
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while (lags.len() as u64) < n && Instant::now() < give_up {
+            let Ok(r) = sub.read(&mut tmp) else { continue };
+            if r == 0 {
+                break;
+            }
+            let now = start.elapsed();
+            buf.extend_from_slice(&tmp[..r]);
+            // Messages end with the key: "$<len>\r\nexp:<i>\r\n".
+            let mut consumed = 0;
+            while let Some(p) = buf[consumed..].windows(4).position(|w| w == b"exp:") {
+                let from = consumed + p + 4;
+                let Some(e) = buf[from..].iter().position(|&b| b == b'\r') else { break };
+                if let Some(i) = std::str::from_utf8(&buf[from..from + e]).ok().and_then(|t| t.parse::<u64>().ok()) {
+                    let deadline = acked[(i / BATCH) as usize] + Duration::from_millis(ttl(i));
+                    lags.push(now.saturating_sub(deadline).as_secs_f64() * 1000.0);
+                }
+                consumed = from + e;
+            }
+            buf.drain(..consumed);
+        }
+        lags.sort_by(|a, b| a.total_cmp(b));
+        let pct = |q: f64| lags.get(((lags.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(f64::NAN);
+        println!(
+            "{:<8} | {:>9} {:>8.1} {:>8.1} {:>8.1} {:>9}M",
+            s.name,
+            lags.len(),
+            pct(0.5),
+            pct(0.99),
+            pct(1.0),
+            rss(s.child.id()) >> 20
+        );
+    }
+}
+
 fn main() {
     let o = parse_opts();
     let redis = start("redis", Path::new("redis-server"), o.pin);
     let tumbler = start("tumbler", &tumbler_binary(), o.pin);
     if o.memory > 0 {
         memory(&o, &redis, &tumbler);
+        return;
+    }
+    if o.expiry > 0 {
+        expiry(&o, &redis, &tumbler);
         return;
     }
     println!(
