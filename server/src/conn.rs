@@ -127,11 +127,13 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
         need: 0,
     };
     c.run().await;
-    let _ = c.stream.shutdown().await;
+    // Forget the client before closing the socket: once the peer sees the connection end, the
+    // client is gone from CLIENT LIST, PUBSUB NUMSUB and the rest.
     tumbler_commands::cmd::pubsub::unsubscribe_all(srv, &mut c.conn);
     tumbler_commands::cmd::transactions::unwatch_all(srv, &mut c.conn);
     tumbler_commands::cmd::connection::stop_monitoring(srv, &c.conn.info);
     srv.clients.remove(id);
+    let _ = c.stream.shutdown().await;
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {

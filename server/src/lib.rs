@@ -193,14 +193,16 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
         let s = cfg.settings.read();
         (s.bind.clone(), s.port, s.tcp_backlog, s.tls.clone())
     };
-    let listeners = listen(&bind, port, backlog)?;
-    let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    // TLS first: once the plain port accepts connections (what supervisors and tests wait
+    // for), the TLS port does too.
     let (tls_config, tls_listeners) = if tls.port > 0 {
         let config = tls::server_config(&tls).map_err(|e| std::io::Error::other(format!("TLS: {e}")))?;
         (Some(config), listen(&bind, tls.port, backlog)?)
     } else {
         (None, Vec::new())
     };
+    let listeners = listen(&bind, port, backlog)?;
+    let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
     let tls_addrs: Vec<SocketAddr> = tls_listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
     let listeners: Vec<(std::net::TcpListener, bool)> =
         listeners.into_iter().map(|l| (l, false)).chain(tls_listeners.into_iter().map(|l| (l, true))).collect();

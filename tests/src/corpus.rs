@@ -131,10 +131,12 @@ fn quiesce(addr: SocketAddr) {
         let r = probe.cmd_str(&["CLIENT", "LIST"]);
         let (v, _) = parse(&r);
         if v.text().lines().filter(|l| !l.is_empty()).count() <= 1 {
-            return;
+            break;
         }
         std::thread::sleep(Duration::from_millis(2));
     }
+    // Leave with QUIT and wait for the close: by then the server has forgotten the probe too.
+    let _ = probe.raw(b"QUIT\r\n", Duration::from_millis(500));
 }
 
 /// Runs a case against the server at `addr` in protocol `proto`.
