@@ -359,3 +359,53 @@ fn run_reports_a_lost_lock_kills_on_loss_and_forwards_signals() {
         assert_eq!(get(p.port, "cli:sig"), Value::Null);
     }
 }
+
+/// acquire/release over rediss:// with --tls-ca/--tls-cert/--tls-key (servers that require a
+/// client certificate); the same settings from a config file (paths relative to it); without
+/// the client certificate no node answers (69).
+#[test]
+fn acquire_and_release_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    crate::redlock::tls_certificates(d);
+    let procs: Vec<(TumblerProcess, u16)> = (0..3).map(|_| crate::redlock::tls_tumbler(d)).collect();
+    let urls = procs.iter().map(|(_, p)| format!("rediss://127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
+    let p = |f: &str| d.join(f).display().to_string();
+    let (ca, cert, key) = (p("ca.crt"), p("client.crt"), p("client.key"));
+    // A per-node timeout with room for TLS handshakes on a busy machine.
+    let tls = ["--tls-ca", &ca, "--tls-cert", &cert, "--tls-key", &key, "--timeout", "1s"];
+    let mut args = vec!["acquire", "cli:tls", "--ttl", "5s", "--json", "--nodes", &urls];
+    args.extend(tls);
+    let o = tumbler(&args);
+    assert_eq!(code(&o), 0, "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    let token = json(&o)["token"].as_str().unwrap().to_string();
+    for (n, _) in &procs {
+        assert_eq!(get(n.port, "cli:tls"), Value::Bulk(token.clone().into_bytes()));
+    }
+    let mut args = vec!["release", "cli:tls", "--token", &token, "--json", "--nodes", &urls];
+    args.extend(tls);
+    let o = tumbler(&args);
+    assert_eq!(code(&o), 0, "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(json(&o)["released"], Json::from(3));
+    for (n, _) in &procs {
+        assert_eq!(get(n.port, "cli:tls"), Value::Null);
+    }
+
+    // From a config file, with paths relative to it.
+    let conf = d.join("tumbler.conf");
+    std::fs::write(&conf, format!("nodes = {urls}\ntls-ca = ca.crt\ntls-cert = client.crt\ntls-key = client.key\n"))
+        .unwrap();
+    let conf = conf.display().to_string();
+    let o = tumbler(&["acquire", "cli:tls", "--ttl", "5s", "--timeout", "1s", "--json", "--config", &conf]);
+    assert_eq!(code(&o), 0, "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    let token = json(&o)["token"].as_str().unwrap().to_string();
+    let o = tumbler(&["release", "cli:tls", "--token", &token, "--timeout", "1s", "--config", &conf]);
+    assert_eq!(code(&o), 0, "stderr: {}", String::from_utf8_lossy(&o.stderr));
+
+    // Only the CA: the servers want a client certificate, so no node answers.
+    let o = tumbler(&["acquire", "cli:tls", "--wait", "0s", "--nodes", &urls, "--tls-ca", &ca]);
+    assert_eq!(code(&o), 69, "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    // rediss:// without a CA: a configuration error.
+    let o = tumbler(&["acquire", "cli:tls", "--nodes", &urls]);
+    assert_eq!(code(&o), 78, "stderr: {}", String::from_utf8_lossy(&o.stderr));
+}

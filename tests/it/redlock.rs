@@ -1,13 +1,16 @@
 //! The Redlock client library (crates/redlock) against five real tumbler-server processes and
 //! against five real redis-server 7.0.15 processes: acquire/release, mutual exclusion,
 //! refusal with the holder's remaining time, extend, the watchdog, quorum arithmetic with
-//! nodes down, and fencing tokens across holders and restarts.
+//! nodes down, fencing tokens across holders and restarts, and TLS (`rediss://`) with client
+//! certificates.
 
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tumbler_redlock::{Error, NodeAddr, Options, Redlock, Retry};
+use tumbler_redlock::{Error, NodeAddr, Options, Redlock, Retry, TlsOptions, Transport};
 use tumbler_tests::resp::{parse, RawConn, Value};
 use tumbler_tests::{RedisServer, TumblerProcess};
 
@@ -302,5 +305,158 @@ async fn auth_databases_and_resp3() {
         }
         r => panic!("expected QuorumUnreachable, got {r:?}"),
     }
-    assert!(matches!("rediss://127.0.0.1:1".parse::<NodeAddr>(), Err(Error::Unsupported(_))));
+    assert_eq!("rediss://127.0.0.1:1".parse::<NodeAddr>().unwrap().transport, Transport::Tls);
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out =
+        Command::new("openssl").current_dir(dir).args(args).output().expect("openssl (scripts/test.sh installs it)");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// As tests/it/tls.rs does: with openssl, in `dir`, a CA (`ca.crt`), a server certificate for
+/// 127.0.0.1 and localhost (`server.crt`/`.key`) and a client certificate (`client.crt`/`.key`)
+/// signed by it. Also used by the CLI's TLS test.
+pub(crate) fn tls_certificates(dir: &Path) {
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let mut a = vec!["req", "-x509"];
+    a.extend(ec);
+    a.extend(["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=tumbler test CA"]);
+    openssl(dir, &a);
+    std::fs::write(
+        dir.join("server.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("client.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    for name in ["server", "client"] {
+        let (key, csr, crt, ext) =
+            (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"), format!("{name}.ext"));
+        let mut a = vec!["req"];
+        a.extend(ec);
+        a.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"]);
+        openssl(dir, &a);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ],
+        );
+    }
+}
+
+/// A tumbler-server with a TLS port (certificates from [`tls_certificates`] in `dir`) that
+/// requires client certificates; returns it and its TLS port.
+pub(crate) fn tls_tumbler(dir: &Path) -> (TumblerProcess, u16) {
+    let tls_port = tumbler_tests::free_port();
+    let p = |f: &str| dir.join(f).display().to_string();
+    let (cert, key, ca, port) = (p("server.crt"), p("server.key"), p("ca.crt"), tls_port.to_string());
+    let t = TumblerProcess::start(&[
+        "--tls-port",
+        &port,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        "yes",
+    ]);
+    // The server binds its plain port first (which is what `start` waits for), then the TLS one.
+    let tls_addr = std::net::SocketAddr::from(([127, 0, 0, 1], tls_port));
+    assert!(tumbler_tests::wait_listening(tls_addr, Duration::from_secs(10)), "the TLS port {tls_port} is not up");
+    (t, tls_port)
+}
+
+/// Loopback timeouts with room for TLS handshakes (key exchange and certificate checks) on a
+/// busy machine: a node that misses its slot would leave the lock on a bare majority.
+fn tls_opts(tls: TlsOptions) -> Options {
+    Options { tls: Some(tls), connect_timeout: ms(3_000), request_timeout: ms(1_000), ..opts() }
+}
+
+/// Three nodes (any count works; three is the smallest that tolerates a failure) serving TLS
+/// with client certificates required: a lock acquired, extended and released over rediss://
+/// with a client certificate, fenced too; without a certificate, with a name the servers'
+/// certificate does not carry, or without TLS settings at all, no lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redlock_over_tls_with_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tls_certificates(d);
+    let nodes: Vec<(TumblerProcess, u16)> = (0..3).map(|_| tls_tumbler(d)).collect();
+    let urls = nodes.iter().map(|(_, p)| format!("rediss://127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
+    let tls = TlsOptions::with_ca(d.join("ca.crt")).client_cert(d.join("client.crt"), d.join("client.key"));
+    let c = Redlock::from_urls(&urls, tls_opts(tls.clone())).unwrap();
+    // Every node answers over TLS (and the sessions are set up before the lock is taken).
+    let pings = c.ping().await;
+    assert!(pings.iter().all(|(_, r)| r.is_ok()), "{pings:?}");
+    let mut lock = c.acquire("rl:tls", ms(2_000)).await.unwrap();
+    for (n, _) in &nodes {
+        // The plain port of the same server sees the token set over TLS.
+        assert_eq!(get(n.port, "rl:tls"), Value::Bulk(lock.token().as_bytes().to_vec()));
+    }
+    c.extend(&mut lock, ms(5_000)).await.unwrap();
+    assert!(lock.validity().unwrap() > ms(4_000));
+    for (n, _) in &nodes {
+        assert!(pttl(n.port, "rl:tls") > 4_000);
+    }
+    assert_eq!(c.release(&lock).await.unwrap(), 3);
+    for (n, _) in &nodes {
+        assert_eq!(get(n.port, "rl:tls"), Value::Null);
+    }
+    let f = c.acquire_fenced("rl:tls:f", ms(2_000), Retry::none()).await.unwrap();
+    assert!(f.fencing_token().is_some());
+    assert_eq!(c.release(&f).await.unwrap(), 3);
+
+    // The name to verify can be given: the servers' certificate also names localhost.
+    let mut named = tls.clone();
+    named.server_name = Some("localhost".into());
+    let c2 = Redlock::from_urls(&urls, tls_opts(named)).unwrap();
+    let l = c2.try_acquire("rl:tls", ms(1_000)).await.unwrap();
+    assert_eq!(c2.release(&l).await.unwrap(), 3);
+
+    // No client certificate: the servers refuse the session, so no node answers.
+    let no_cert = Redlock::from_urls(&urls, tls_opts(TlsOptions::with_ca(d.join("ca.crt")))).unwrap();
+    match no_cert.try_acquire("rl:tls", ms(1_000)).await {
+        Err(Error::QuorumUnreachable { reachable: 0, needed: 2, nodes: 3, failures }) => {
+            assert_eq!(failures.len(), 3, "{failures:?}")
+        }
+        r => panic!("expected QuorumUnreachable without a client certificate, got {r:?}"),
+    }
+    // A name the certificate does not carry: refused by the client.
+    let mut wrong = tls.clone();
+    wrong.server_name = Some("elsewhere.invalid".into());
+    let c3 = Redlock::from_urls(&urls, tls_opts(wrong)).unwrap();
+    match c3.try_acquire("rl:tls", ms(1_000)).await {
+        Err(Error::QuorumUnreachable { reachable: 0, failures, .. }) => {
+            assert!(failures.iter().all(|f| f.error.to_string().contains("TLS")), "{failures:?}")
+        }
+        r => panic!("expected QuorumUnreachable with the wrong server name, got {r:?}"),
+    }
+    for (n, _) in &nodes {
+        assert_eq!(get(n.port, "rl:tls"), Value::Null);
+    }
+    // rediss:// without TLS settings, or with a file that is not there: a configuration error.
+    assert!(matches!(Redlock::from_urls(&urls, opts()), Err(Error::Config(_))));
+    let missing = TlsOptions::with_ca(d.join("nonexistent.crt"));
+    assert!(matches!(Redlock::from_urls(&urls, tls_opts(missing)), Err(Error::Config(_))));
 }

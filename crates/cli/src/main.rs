@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use tumbler_redlock::{Error, NodeAddr, Options, Redlock};
+use tumbler_redlock::{Error, NodeAddr, Options, Redlock, TlsOptions};
 
 /// Exit statuses, documented in `--help` (sysexits.h where one fits).
 pub(crate) mod exit {
@@ -46,7 +46,8 @@ Exit status:
   128+N    run: the command was killed by signal N
 
 Nodes come from --nodes, else $TUMBLER_NODES, else the `nodes = …` line of --config,
-else redis://127.0.0.1:6379.";
+else redis://127.0.0.1:6379. rediss:// nodes use TLS: --tls-ca (required), and --tls-cert
+with --tls-key for servers that ask for a client certificate.";
 
 #[derive(Parser, Debug)]
 #[command(name = "tumbler", version, about = "Redlock locks from the shell: run under a lock, acquire/release by token, status, bench, local quorums", after_help = EXIT_CODES)]
@@ -83,13 +84,23 @@ enum Command {
 /// Where the nodes are and how to talk to them; shared by the lock commands.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct ConnArgs {
-    /// Nodes: comma-separated `redis://[user:pass@]host:port[/db]` (else $TUMBLER_NODES, the
-    /// config file, or redis://127.0.0.1:6379).
+    /// Nodes: comma-separated `redis://[user:pass@]host:port[/db]`, `rediss://…` for TLS
+    /// (else $TUMBLER_NODES, the config file, or redis://127.0.0.1:6379).
     #[arg(long, value_name = "URLS")]
     nodes: Option<String>,
-    /// Config file with `nodes = …`, `username = …`, `password = …` lines (`#` comments).
+    /// Config file with `nodes = …`, `username = …`, `password = …`, `tls-ca = …`,
+    /// `tls-cert = …`, `tls-key = …` lines (`#` comments; paths relative to the file).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// CA certificate (PEM) to trust for rediss:// nodes.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for rediss:// nodes that require one (with --tls-key).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// Per-node request timeout (`250ms`, `1s`).
     #[arg(long, default_value = "250ms", value_parser = util::parse_duration)]
     timeout: Duration,
@@ -129,6 +140,8 @@ impl ConnArgs {
     fn resolve(&self) -> Result<(Vec<NodeAddr>, Options), Fail> {
         let mut opts = Options { request_timeout: self.timeout, ..Options::default() };
         let mut nodes = self.nodes.clone();
+        // TLS files: the flags win over the config file.
+        let (mut tls_ca, mut tls_cert, mut tls_key) = (None, None, None);
         if nodes.is_none() {
             nodes = std::env::var("TUMBLER_NODES").ok().filter(|s| !s.trim().is_empty());
         }
@@ -155,6 +168,15 @@ impl ConnArgs {
                     }
                     "username" | "user" => opts.username = Some(v.to_string()),
                     "password" => opts.password = Some(v.to_string()),
+                    "tls-ca" | "tls_ca" | "tls-cert" | "tls_cert" | "tls-key" | "tls_key" => {
+                        // Relative to the config file's directory.
+                        let file = path.parent().unwrap_or_else(|| std::path::Path::new("")).join(v);
+                        match &k[4..] {
+                            "ca" => tls_ca = Some(file),
+                            "cert" => tls_cert = Some(file),
+                            _ => tls_key = Some(file),
+                        }
+                    }
                     _ => {
                         return Err(Fail::new(
                             exit::CONFIG,
@@ -163,6 +185,14 @@ impl ConnArgs {
                     }
                 }
             }
+        }
+        let tls_ca = self.tls_ca.clone().or(tls_ca);
+        let tls_cert = self.tls_cert.clone().or(tls_cert);
+        let tls_key = self.tls_key.clone().or(tls_key);
+        if tls_ca.is_some() || tls_cert.is_some() || tls_key.is_some() {
+            let mut t = TlsOptions::default();
+            (t.ca_file, t.cert_file, t.key_file) = (tls_ca, tls_cert, tls_key);
+            opts.tls = Some(t);
         }
         let list = nodes.unwrap_or_else(|| "redis://127.0.0.1:6379".into());
         let addrs = NodeAddr::parse_list(&list).map_err(Fail::from)?;

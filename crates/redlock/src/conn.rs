@@ -14,9 +14,11 @@ use redis_protocol::bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
+use tokio_rustls::TlsConnector;
 
-use crate::options::{NodeAddr, Options, Protocol};
+use crate::options::{NodeAddr, Options, Protocol, Transport};
 use crate::resp::{self, Reply};
+use crate::tls::Stream;
 use crate::NodeError;
 
 /// The compare-and-delete script for servers without a native command (plain Redis).
@@ -75,12 +77,29 @@ pub(crate) struct Node {
     pub(crate) addr: NodeAddr,
     /// `host:port`, for error messages.
     pub(crate) name: String,
+    /// For `rediss://` nodes: the TLS configuration and the name the certificate must carry.
+    tls: Option<TlsTarget>,
     slot: Mutex<Option<Conn>>,
 }
 
 impl Node {
-    pub(crate) fn new(addr: NodeAddr) -> Node {
-        Node { name: addr.host_port(), addr, slot: Mutex::new(None) }
+    /// A node; `tls` is the client configuration of every `rediss://` node (required for them).
+    pub(crate) fn new(
+        addr: NodeAddr,
+        opts: &Options,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Result<Node, crate::Error> {
+        let tls = match addr.transport {
+            Transport::Tcp => None,
+            Transport::Tls => {
+                let config = tls.ok_or_else(|| {
+                    crate::Error::Config(format!("{}: rediss:// needs TLS options (a CA file)", addr.host_port()))
+                })?;
+                let configured = opts.tls.as_ref().and_then(|t| t.server_name.as_deref());
+                Some(TlsTarget { config: Arc::clone(config), name: crate::tls::server_name(configured, &addr.host)? })
+            }
+        };
+        Ok(Node { name: addr.host_port(), addr, tls, slot: Mutex::new(None) })
     }
 
     /// Runs `op`, connecting first if no connection is open. Waiting for the connection (another
@@ -90,7 +109,7 @@ impl Node {
         let mut slot = tokio::time::timeout(timeout, self.slot.lock()).await.map_err(|_| NodeError::Timeout)?;
         let mut conn = match slot.take() {
             Some(c) => c,
-            None => tokio::time::timeout(opts.connect_timeout, Conn::connect(&self.addr, opts))
+            None => tokio::time::timeout(opts.connect_timeout, Conn::connect(&self.addr, self.tls.as_ref(), opts))
                 .await
                 .map_err(|_| NodeError::Timeout)??,
         };
@@ -110,10 +129,17 @@ impl Node {
     }
 }
 
+/// How a `rediss://` node's TLS session is set up.
+#[derive(Debug)]
+struct TlsTarget {
+    config: Arc<rustls::ClientConfig>,
+    name: rustls_pki_types::ServerName<'static>,
+}
+
 /// An open, authenticated connection.
 #[derive(Debug)]
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     rbuf: BytesMut,
     wbuf: BytesMut,
     /// Replies come as RESP3 (HELLO 3 succeeded).
@@ -141,12 +167,21 @@ fn unexpected(what: &str, r: &Reply) -> NodeError {
 }
 
 impl Conn {
-    async fn connect(addr: &NodeAddr, opts: &Options) -> Result<Conn, NodeError> {
-        let stream = TcpStream::connect((addr.host.as_str(), addr.port))
+    async fn connect(addr: &NodeAddr, tls: Option<&TlsTarget>, opts: &Options) -> Result<Conn, NodeError> {
+        let tcp = TcpStream::connect((addr.host.as_str(), addr.port))
             .await
             .map_err(|e| NodeError::Io(format!("connect: {e}")))?;
         // Lock requests are small and latency-bound.
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let stream = match tls {
+            None => Stream::Tcp(tcp),
+            Some(t) => Stream::Tls(Box::new(
+                TlsConnector::from(Arc::clone(&t.config))
+                    .connect(t.name.clone(), tcp)
+                    .await
+                    .map_err(|e| NodeError::Io(format!("TLS handshake: {e}")))?,
+            )),
+        };
         let mut c = Conn {
             stream,
             rbuf: BytesMut::with_capacity(512),

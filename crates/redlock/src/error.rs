@@ -75,10 +75,10 @@ pub enum Error {
     NotHeld,
     /// A reply the protocol does not allow, or an error reply where none is expected.
     Protocol(String),
-    /// Invalid options or arguments (a bad node address, a TTL of zero, …).
+    /// Invalid options or arguments (a bad node address, a TTL of zero, an unreadable TLS
+    /// file, …).
     Config(String),
-    /// Something these nodes or this build cannot do: fenced locks on a node that is not
-    /// tumbler, `rediss://` (TLS) addresses.
+    /// Something these nodes cannot do: fenced locks on a node that is not tumbler.
     Unsupported(String),
     /// The operating system failed us (no random source).
     Io(String),

@@ -15,6 +15,8 @@
 //!   (docs/locks.md).
 //! - [`Redlock::watch`] keeps a lock alive with a watchdog and tells its holder as soon as the
 //!   lock can no longer be held.
+//! - `rediss://` nodes are reached over TLS (rustls), trusting the CA and presenting the client
+//!   certificate of [`Options::tls`] ([`TlsOptions`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tumbler_redlock::Error> {
@@ -33,6 +35,7 @@ mod error;
 mod options;
 pub mod quorum;
 mod resp;
+mod tls;
 mod token;
 mod watchdog;
 
@@ -43,7 +46,7 @@ use redis_protocol::bytes::Bytes;
 
 use conn::{broadcast, Acquired, Node, Op, Out};
 pub use error::{Error, NodeError, NodeFailure};
-pub use options::{NodeAddr, Options, Protocol, Transport};
+pub use options::{NodeAddr, Options, Protocol, TlsOptions, Transport};
 use quorum::{Outcome, Tally};
 use token::Jitter;
 pub use token::{Token, TOKEN_LEN};
@@ -217,7 +220,13 @@ impl Redlock {
         if nodes.is_empty() {
             return Err(Error::Config("no nodes".into()));
         }
-        let nodes = nodes.into_iter().map(|a| Arc::new(Node::new(a))).collect();
+        // One TLS configuration (files read once, here) for every rediss:// node.
+        let tls = match &opts.tls {
+            Some(t) if nodes.iter().any(|n| n.transport == Transport::Tls) => Some(tls::client_config(t)?),
+            _ => None,
+        };
+        let nodes =
+            nodes.into_iter().map(|a| Node::new(a, &opts, tls.as_ref()).map(Arc::new)).collect::<Result<_, _>>()?;
         Ok(Redlock { inner: Arc::new(Inner { nodes, opts: Arc::new(opts), jitter: Jitter::new() }) })
     }
 

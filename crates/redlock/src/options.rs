@@ -1,6 +1,7 @@
 //! Client options and node addresses.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -19,21 +20,51 @@ pub enum Protocol {
 }
 
 /// How a connection reaches its node.
-///
-/// The extension point for TLS: a `Tls` variant (server name, roots, client certificate) will
-/// join `Tcp`, selected by `rediss://` addresses, which are refused until then.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Transport {
-    /// Plain TCP.
+    /// Plain TCP (`redis://`).
     #[default]
     Tcp,
+    /// TLS over TCP (`rediss://`), with the roots, client certificate and server name of
+    /// [`Options::tls`].
+    Tls,
+}
+
+/// TLS settings for `rediss://` nodes ([`Options::tls`]). Files are PEM.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsOptions {
+    /// The CA certificate(s) to trust for the servers' certificates (required: no system roots
+    /// are used).
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate (chain) to present, for servers that ask for one
+    /// (`tls-auth-clients yes`); needs `key_file`.
+    pub cert_file: Option<PathBuf>,
+    /// The private key of `cert_file`.
+    pub key_file: Option<PathBuf>,
+    /// The name the servers' certificates must carry; by default each node's host (an IP
+    /// address is checked as one).
+    pub server_name: Option<String>,
+}
+
+impl TlsOptions {
+    /// Settings that trust the CAs in `ca_file` and present no client certificate.
+    pub fn with_ca(ca_file: impl Into<PathBuf>) -> TlsOptions {
+        TlsOptions { ca_file: Some(ca_file.into()), ..TlsOptions::default() }
+    }
+
+    /// These settings, presenting the client certificate `cert_file` with its key `key_file`.
+    pub fn client_cert(self, cert_file: impl Into<PathBuf>, key_file: impl Into<PathBuf>) -> TlsOptions {
+        TlsOptions { cert_file: Some(cert_file.into()), key_file: Some(key_file.into()), ..self }
+    }
 }
 
 /// One node of the quorum: where it is and, optionally, credentials and database of its own.
 ///
 /// Parsed from `redis://[[user]:password@]host[:port][/db]` or plain `host[:port]` (port 6379
-/// by default; IPv6 hosts in brackets). User and password may be percent-encoded.
+/// by default; IPv6 hosts in brackets); `rediss://` for TLS ([`Options::tls`]). User and
+/// password may be percent-encoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NodeAddr {
@@ -55,6 +86,11 @@ impl NodeAddr {
     /// A plain TCP node without credentials of its own.
     pub fn new(host: impl Into<String>, port: u16) -> NodeAddr {
         NodeAddr { host: host.into(), port, username: None, password: None, database: None, transport: Transport::Tcp }
+    }
+
+    /// A TLS node without credentials of its own (as `rediss://host:port`).
+    pub fn new_tls(host: impl Into<String>, port: u16) -> NodeAddr {
+        NodeAddr { transport: Transport::Tls, ..NodeAddr::new(host, port) }
     }
 
     /// Parses a comma-separated list of addresses (`redis://a:7000,redis://b:7001`), ignoring
@@ -90,14 +126,14 @@ impl FromStr for NodeAddr {
             None => s.to_string(),
         };
         let bad = |why: &str| Error::Config(format!("bad node address {shown:?}: {why}"));
-        let rest = if let Some(r) = s.strip_prefix("redis://") {
-            r
-        } else if s.starts_with("rediss://") {
-            return Err(Error::Unsupported(format!("{shown}: TLS (rediss://) is not supported by this build yet")));
+        let (rest, transport) = if let Some(r) = s.strip_prefix("redis://") {
+            (r, Transport::Tcp)
+        } else if let Some(r) = s.strip_prefix("rediss://") {
+            (r, Transport::Tls)
         } else if s.contains("://") {
-            return Err(bad("the scheme must be redis://"));
+            return Err(bad("the scheme must be redis:// or rediss://"));
         } else {
-            s
+            (s, Transport::Tcp)
         };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i + 1..]),
@@ -147,7 +183,7 @@ impl FromStr for NodeAddr {
         };
         let path = path.trim_end_matches('/');
         let database = if path.is_empty() { None } else { Some(path.parse::<u32>().map_err(|_| bad("bad database"))?) };
-        Ok(NodeAddr { host: host.to_string(), port, username, password, database, transport: Transport::Tcp })
+        Ok(NodeAddr { host: host.to_string(), port, username, password, database, transport })
     }
 }
 
@@ -204,6 +240,8 @@ pub struct Options {
     pub native_commands: bool,
     /// `CLIENT SETNAME` for each connection, if set.
     pub client_name: Option<String>,
+    /// TLS settings for `rediss://` nodes (which need at least [`TlsOptions::ca_file`]).
+    pub tls: Option<TlsOptions>,
 }
 
 impl Default for Options {
@@ -223,6 +261,7 @@ impl Default for Options {
             extend_fraction: 1.0 / 3.0,
             native_commands: true,
             client_name: None,
+            tls: None,
         }
     }
 }
@@ -264,7 +303,9 @@ mod tests {
         assert_eq!((a.username, a.password.as_deref()), (None, Some("secret")));
         let a = p("redis://secret@h:1/");
         assert_eq!((a.username, a.password.as_deref(), a.database), (None, Some("secret"), None));
-        assert!("rediss://h:1".parse::<NodeAddr>().is_err());
+        assert_eq!(p("rediss://h:1"), NodeAddr::new_tls("h", 1));
+        assert_eq!(p("rediss://:pw@[::1]:2/1").transport, Transport::Tls);
+        assert!("rediss://h:0".parse::<NodeAddr>().is_err());
         assert!("http://h:1".parse::<NodeAddr>().is_err());
         assert!("redis://h:0".parse::<NodeAddr>().is_err());
         assert!("redis://h:x".parse::<NodeAddr>().is_err());
