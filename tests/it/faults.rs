@@ -1,5 +1,6 @@
 //! Fault injection: five real `tumbler-server` processes, Redlock clients (crates/redlock)
-//! taking one lock over and over, and a nemesis that kills, restarts and pauses nodes. Each
+//! taking one lock over and over, and a nemesis that kills, restarts and pauses nodes, or steps
+//! their wall clocks (tests/shim/clockshift.c). Each
 //! client records when it entered and left the critical section, its lock's validity deadline
 //! and its fencing token, all on the test process' monotonic clock; `tumbler_tests::faults::
 //! check` then looks for two clients inside at once while both believed their lock valid, and
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tumbler_redlock::{Error, NodeAddr, Options, Redlock, Retry};
-use tumbler_tests::faults::{check, ms, Fleet, History, Section, Verdict};
+use tumbler_tests::faults::{check, ms, ClockShim, Fleet, History, Section, Verdict};
 use tumbler_tests::resp::Value;
 
 /// The TTL of the workload's locks; also the restart fence after a crash (the longest TTL a
@@ -242,6 +243,65 @@ fn pausing_a_node_past_the_ttl_keeps_holders_apart() {
     let results = load.finish();
     assert_clean(&results, origin, 10);
     assert!(while_paused > 0, "no plain lock was held while a node was paused");
+}
+
+/// A node's wall clock (`TIME`), in seconds since the epoch.
+fn node_time_s(fleet: &Fleet, i: usize) -> i64 {
+    match fleet.cmd(i, &["TIME"]) {
+        Value::Array(v) if v.len() == 2 => v[0].text().parse().unwrap(),
+        v => panic!("TIME replied {v:?}"),
+    }
+}
+
+/// (e) Wall-clock steps: the five nodes run under the clock-shifting library, each with a clock
+/// of its own, and while clients take both kinds of lock the nemesis steps node clocks a year
+/// forward and back — one node, a node two years at once, a majority, all five — as NTP or an
+/// operator might. TTLs run on the monotonic clock, so a step neither expires a lock early nor
+/// keeps one alive: never two holders, tokens in order, and locks granted after every step.
+#[test]
+fn stepping_wall_clocks_by_a_year_keeps_holders_apart() {
+    const YEAR: i64 = 365 * 24 * 3600;
+    let shim = ClockShim::build();
+    let fleet = Fleet::start_with_env(5, &[], |i| shim.env(i));
+    let origin = Instant::now();
+    let load = Workload::start(&fleet.ports(), MIXED);
+    sleep(ms(500));
+    let steps: &[&[(usize, i64)]] = &[
+        &[(0, YEAR)],
+        &[(1, -YEAR)],
+        // Node 0 two years back, node 2 forward.
+        &[(0, -YEAR), (2, YEAR)],
+        // A majority at once, in both directions.
+        &[(1, YEAR), (3, YEAR), (4, -YEAR)],
+        // Everyone a year ahead, then everyone back to real time.
+        &[(0, YEAR), (1, YEAR), (2, YEAR), (3, YEAR), (4, YEAR)],
+        &[(0, 0), (1, 0), (2, 0), (3, 0), (4, 0)],
+    ];
+    let mut windows = Vec::new();
+    for step in steps {
+        for &(i, offset) in *step {
+            shim.set_offset(i, offset);
+        }
+        // The step took: the node's wall clock now reads real time + offset.
+        for &(i, offset) in *step {
+            let real = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+            let skew = node_time_s(&fleet, i) - (real + offset);
+            assert!(skew.abs() < 60, "node {i}: TIME is {skew} s off real time + {offset} s");
+        }
+        // Longer than the TTL: a holder that walked away has expired within it.
+        let from = Instant::now();
+        sleep(TTL + ms(500));
+        windows.push((from, Instant::now()));
+    }
+    let results = load.finish();
+    assert_clean(&results, origin, 10);
+    for (n, (from, to)) in windows.iter().enumerate() {
+        let granted: usize = results
+            .iter()
+            .map(|(_, sections, _)| sections.iter().filter(|s| s.enter >= *from && s.enter < *to).count())
+            .sum();
+        assert!(granted > 0, "no lock was granted after step {n} ({:?})", steps[n]);
+    }
 }
 
 /// What (c) sets up: A holds `key` through nodes 1–3 exactly (4 and 5 are held by someone

@@ -1,6 +1,7 @@
 //! Support for the fault-injection tests (tests/it/faults.rs): a fleet of `tumbler-server`
 //! processes that can be killed, restarted on the same port and data directory, paused and
-//! resumed; and a history of critical sections with the checker that judges it.
+//! resumed, or run with their wall clocks stepped ([`ClockShim`]); and a history of critical
+//! sections with the checker that judges it.
 //!
 //! Every instant in a [`History`] is read from one clock, the test process' `Instant`
 //! (`CLOCK_MONOTONIC`), which is also the clock the servers' TTLs run on.
@@ -19,6 +20,8 @@ struct Node {
     proc: Option<TumblerProcess>,
     paused: bool,
     port: u16,
+    /// Environment variables of every start of this node.
+    env: Vec<(String, String)>,
     dir: tempfile::TempDir,
 }
 
@@ -40,10 +43,16 @@ const SIGSTOP: i32 = 19;
 impl Fleet {
     /// Starts `n` nodes, each with `args` after its own `--port`, `--dir` and `--logfile`.
     pub fn start(n: usize, args: &[&str]) -> Fleet {
+        Self::start_with_env(n, args, |_| Vec::new())
+    }
+
+    /// As [`Fleet::start`], node `i` with the environment variables `env(i)`, also on every
+    /// restart (e.g. [`ClockShim::env`]).
+    pub fn start_with_env(n: usize, args: &[&str], env: impl Fn(usize) -> Vec<(String, String)>) -> Fleet {
         let mut fleet = Fleet { nodes: Vec::with_capacity(n) };
-        for _ in 0..n {
+        for i in 0..n {
             let dir = tempfile::tempdir().unwrap();
-            fleet.nodes.push(Node { proc: None, paused: false, port: crate::free_port(), dir });
+            fleet.nodes.push(Node { proc: None, paused: false, port: crate::free_port(), env: env(i), dir });
         }
         for i in 0..n {
             fleet.restart(i, args);
@@ -84,7 +93,8 @@ impl Fleet {
         let log = node.dir.path().join("tumbler.log").display().to_string();
         let mut all: Vec<&str> = vec!["--port", &port, "--dir", &dir, "--logfile", &log];
         all.extend_from_slice(args);
-        node.proc = Some(TumblerProcess::start(&all));
+        let env: Vec<(&str, &str)> = node.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        node.proc = Some(TumblerProcess::start_with_env(&all, &env));
     }
 
     /// The process id of node `i`, while it runs.
@@ -135,6 +145,54 @@ impl Drop for Fleet {
         for i in 0..self.nodes.len() {
             self.kill(i);
         }
+    }
+}
+
+/// tests/shim/clockshift.c built into a temporary directory, with one wall-clock offset file per
+/// node: a process started with [`ClockShim::env`]`(i)` reads CLOCK_REALTIME (and
+/// gettimeofday, time) as real time plus the seconds in file `i`, which
+/// [`ClockShim::set_offset`] rewrites to step that clock at once.
+pub struct ClockShim {
+    dir: tempfile::TempDir,
+    lib: PathBuf,
+}
+
+impl ClockShim {
+    /// Builds the library with `cc` (needs a C compiler).
+    pub fn build() -> ClockShim {
+        assert!(crate::have("cc"), "a C compiler (cc) is needed to build tests/shim/clockshift.c");
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("libclockshift.so");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("shim/clockshift.c");
+        let out = std::process::Command::new("cc")
+            .args(["-shared", "-fPIC", "-O2", "-Wall", "-o"])
+            .arg(&lib)
+            .arg(&src)
+            .arg("-ldl")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "building {}: {}", src.display(), String::from_utf8_lossy(&out.stderr));
+        ClockShim { dir, lib }
+    }
+
+    fn offset_file(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("offset-{i}"))
+    }
+
+    /// Steps node `i`'s wall clock to real time + `seconds`. The file is written whole and
+    /// renamed into place, so a server never reads half an offset.
+    pub fn set_offset(&self, i: usize, seconds: i64) {
+        let tmp = self.dir.path().join(format!("offset-{i}.new"));
+        std::fs::write(&tmp, format!("{seconds}\n")).unwrap();
+        std::fs::rename(&tmp, self.offset_file(i)).unwrap();
+    }
+
+    /// The environment that puts node `i` under the shim (offset 0 until set).
+    pub fn env(&self, i: usize) -> Vec<(String, String)> {
+        vec![
+            ("LD_PRELOAD".into(), self.lib.display().to_string()),
+            ("TUMBLER_CLOCK_OFFSET_FILE".into(), self.offset_file(i).display().to_string()),
+        ]
     }
 }
 
