@@ -191,7 +191,6 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
             CmdError::Owned(v) => ctx.reply.error_bytes(&v),
         }
     }
-    // QUIT is not shown: Redis answers it before looking the command up.
     if ctx.conn.subscriptions() > 0 && !ctx.conn.in_script {
         // Messages this command published to its own connection (keyspace notifications of
         // its writes, PUBLISH to itself from a script) precede its reply, as in Redis.
@@ -212,6 +211,7 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
         }
         record_slow(ctx, spec, args, took);
     }
+    // QUIT is not shown: Redis answers it before looking the command up.
     if ctx.srv.monitors.active() && !spec.has(F::ADMIN | F::SKIP_MONITOR) && spec.name != "quit" {
         let from = if ctx.conn.in_script { Source::Script } else { Source::Client(&ctx.conn.info) };
         ctx.srv.monitors.feed(ctx.srv.clock.wall_us(), ctx.conn.db, from, args);
