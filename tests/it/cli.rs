@@ -367,7 +367,7 @@ fn run_reports_a_lost_lock_kills_on_loss_and_forwards_signals() {
 fn acquire_and_release_over_tls() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    crate::redlock::tls_certificates(d);
+    tumbler_tests::tls_certificates(d);
     let procs: Vec<(TumblerProcess, u16)> = (0..3).map(|_| crate::redlock::tls_tumbler(d)).collect();
     let urls = procs.iter().map(|(_, p)| format!("rediss://127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
     let p = |f: &str| d.join(f).display().to_string();

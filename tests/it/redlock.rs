@@ -5,7 +5,6 @@
 //! certificates.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -308,62 +307,7 @@ async fn auth_databases_and_resp3() {
     assert_eq!("rediss://127.0.0.1:1".parse::<NodeAddr>().unwrap().transport, Transport::Tls);
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out =
-        Command::new("openssl").current_dir(dir).args(args).output().expect("openssl (scripts/test.sh installs it)");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// As tests/it/tls.rs does: with openssl, in `dir`, a CA (`ca.crt`), a server certificate for
-/// 127.0.0.1 and localhost (`server.crt`/`.key`) and a client certificate (`client.crt`/`.key`)
-/// signed by it. Also used by the CLI's TLS test.
-pub(crate) fn tls_certificates(dir: &Path) {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    let mut a = vec!["req", "-x509"];
-    a.extend(ec);
-    a.extend(["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=tumbler test CA"]);
-    openssl(dir, &a);
-    std::fs::write(
-        dir.join("server.ext"),
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("client.ext"),
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
-    )
-    .unwrap();
-    for name in ["server", "client"] {
-        let (key, csr, crt, ext) =
-            (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"), format!("{name}.ext"));
-        let mut a = vec!["req"];
-        a.extend(ec);
-        a.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"]);
-        openssl(dir, &a);
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &crt,
-                "-days",
-                "2",
-                "-extfile",
-                &ext,
-            ],
-        );
-    }
-}
-
-/// A tumbler-server with a TLS port (certificates from [`tls_certificates`] in `dir`) that
+/// A tumbler-server with a TLS port (certificates from `tumbler_tests::tls_certificates` in `dir`) that
 /// requires client certificates; returns it and its TLS port.
 pub(crate) fn tls_tumbler(dir: &Path) -> (TumblerProcess, u16) {
     let tls_port = tumbler_tests::free_port();
@@ -401,7 +345,7 @@ fn tls_opts(tls: TlsOptions) -> Options {
 async fn redlock_over_tls_with_client_certificates() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    tls_certificates(d);
+    tumbler_tests::tls_certificates(d);
     let nodes: Vec<(TumblerProcess, u16)> = (0..3).map(|_| tls_tumbler(d)).collect();
     let urls = nodes.iter().map(|(_, p)| format!("rediss://127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
     let tls = TlsOptions::with_ca(d.join("ca.crt")).client_cert(d.join("client.crt"), d.join("client.key"));

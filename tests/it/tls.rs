@@ -6,64 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tumbler_tests::{free_port, TumblerProcess};
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out =
-        Command::new("openssl").current_dir(dir).args(args).output().expect("openssl (scripts/test.sh installs it)");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate signed by it, and a client
-/// certificate signed by a CA the server does not trust.
-fn certificates(dir: &Path) {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    for ca in ["ca", "rogue-ca"] {
-        let (key, crt, subj) = (format!("{ca}.key"), format!("{ca}.crt"), format!("/CN={ca}"));
-        let mut a = vec!["req", "-x509"];
-        a.extend(ec);
-        a.extend(["-keyout", &key, "-out", &crt, "-days", "2", "-subj", &subj]);
-        openssl(dir, &a);
-    }
-    std::fs::write(
-        dir.join("server.ext"),
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("client.ext"),
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
-    )
-    .unwrap();
-    for (name, ca, ext) in
-        [("server", "ca", "server.ext"), ("client", "ca", "client.ext"), ("rogue", "rogue-ca", "client.ext")]
-    {
-        let (key, csr, crt) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"));
-        let mut a = vec!["req"];
-        a.extend(ec);
-        a.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"]);
-        openssl(dir, &a);
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                &format!("{ca}.crt"),
-                "-CAkey",
-                &format!("{ca}.key"),
-                "-CAcreateserial",
-                "-out",
-                &crt,
-                "-days",
-                "2",
-                "-extfile",
-                ext,
-            ],
-        );
-    }
-}
-
 fn server(dir: &Path, auth: &str) -> (TumblerProcess, u16) {
     let tls_port = free_port();
     let p = |f: &str| dir.join(f).display().to_string();
@@ -103,7 +45,7 @@ fn cli(dir: &Path, port: u16, client: Option<&str>, args: &[&str]) -> (String, b
 #[test]
 fn tls_port_beside_the_plain_port_with_client_certificates() {
     let dir = tempfile::tempdir().unwrap();
-    certificates(dir.path());
+    tumbler_tests::tls_certificates(dir.path());
     let (t, tls_port) = server(dir.path(), "yes");
     let d = dir.path();
     assert_eq!(cli(d, tls_port, Some("client"), &["SET", "lock:tls", "tok", "NX", "PX", "30000"]).0, "OK");
@@ -127,7 +69,7 @@ fn tls_port_beside_the_plain_port_with_client_certificates() {
 #[test]
 fn optional_and_no_client_authentication() {
     let dir = tempfile::tempdir().unwrap();
-    certificates(dir.path());
+    tumbler_tests::tls_certificates(dir.path());
     let d = dir.path();
     let (_t, port) = server(d, "optional");
     assert_eq!(cli(d, port, None, &["PING"]).0, "PONG", "optional: no certificate is fine");
@@ -143,7 +85,7 @@ fn redis_py_lock_over_tls() {
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients/python/.venv/bin/python");
     assert!(python.exists(), "run scripts/test.sh, which installs the pinned client libraries");
     let dir = tempfile::tempdir().unwrap();
-    certificates(dir.path());
+    tumbler_tests::tls_certificates(dir.path());
     let (_t, port) = server(dir.path(), "yes");
     let script = format!(
         r#"

@@ -12,12 +12,12 @@ use std::ffi::{c_int, CStr};
 /// Globals Lua's base library defines that scripts must not have.
 const REMOVED: &[&CStr] = &[c"dofile", c"loadfile", c"print", c"getfenv", c"setfenv", c"newproxy"];
 
-/// Builds the environment and returns the registry reference of the error handler.
+/// Opens the standard libraries Redis keeps (base, table, string, math) and ours (cjson,
+/// cmsgpack, bit, struct), leaving the stack empty.
 ///
 /// # Safety
-/// `L` is a fresh state; its memory cap is not enforced yet (nothing here can fail but a real
-/// out-of-memory, which the panic handler reports).
-pub(crate) unsafe fn install(L: *mut lua_State, config: &EngineConfig) -> c_int {
+/// `L` is a valid state.
+pub(crate) unsafe fn open_libraries(L: *mut lua_State) {
     // SAFETY: as documented.
     unsafe {
         for (open, name) in [
@@ -32,6 +32,18 @@ pub(crate) unsafe fn install(L: *mut lua_State, config: &EngineConfig) -> c_int 
         }
         crate::libs::open_all(L);
         lua_settop(L, 0);
+    }
+}
+
+/// Builds the environment and returns the registry reference of the error handler.
+///
+/// # Safety
+/// `L` is a fresh state; its memory cap is not enforced yet (nothing here can fail but a real
+/// out-of-memory, which the panic handler reports).
+pub(crate) unsafe fn install(L: *mut lua_State, config: &EngineConfig) -> c_int {
+    // SAFETY: as documented.
+    unsafe {
+        open_libraries(L);
 
         for name in REMOVED {
             lua_pushnil(L);

@@ -11,18 +11,7 @@ pub(crate) fn run(code: &str) -> Result<Vec<Vec<u8>>, Vec<u8>> {
     let L = vm.ptr();
     // SAFETY: a fresh state driven from outside; errors are caught by the protected calls.
     unsafe {
-        for (open, name) in [
-            (luaopen_base as lua_CFunction, c""),
-            (luaopen_table, c"table"),
-            (luaopen_string, c"string"),
-            (luaopen_math, c"math"),
-        ] {
-            lua_pushcclosure(L, open, 0);
-            lua_pushstring_(L, name.as_ptr());
-            lua_call(L, 1, 0);
-        }
-        crate::libs::open_all(L);
-        lua_settop(L, 0);
+        crate::env::open_libraries(L);
         if luaL_loadbuffer(L, code.as_ptr().cast(), code.len(), c"@user_script".as_ptr()) != 0 {
             return Err(to_bytes(L, -1).unwrap_or(b"?").to_vec());
         }
