@@ -33,12 +33,20 @@ pub struct Shard {
     /// there, so that no deadline inserted later is earlier than the wheel's clock (a wheel
     /// started at its first timer's deadline would hold back every earlier one until then).
     clock: u64,
+    /// The phase of this shard's wheel ([`Wheel::with_phase`]): shards cascade their coarse
+    /// slots at different milliseconds.
+    phase: u64,
 }
 
 /// Names held back by `lock-delay`, with the monotonic ms they are free again.
 type LockDelays = Option<Box<std::collections::HashMap<Box<[u8]>, u64>>>;
 
 impl Shard {
+    /// An empty shard whose wheel will have `phase`.
+    pub(crate) fn with_phase(phase: u64) -> Self {
+        Shard { phase, ..Shard::default() }
+    }
+
     /// Number of entries, including expired ones not yet reclaimed.
     pub fn len(&self) -> usize {
         self.table.len()
@@ -111,8 +119,8 @@ impl Shard {
     pub(crate) fn insert(&mut self, hash: u64, mut entry: Entry, expire_at: u64) {
         debug_assert!(self.find(hash, entry.key()).is_none());
         if expire_at != NO_EXPIRE {
-            let start = self.clock.min(expire_at);
-            let wheel = self.wheel.get_or_insert_with(|| Box::new(Wheel::new(start)));
+            let (start, phase) = (self.clock.min(expire_at), self.phase);
+            let wheel = self.wheel.get_or_insert_with(|| Box::new(Wheel::with_phase(start, phase)));
             // The wheel fires at the first millisecond the key counts as expired.
             let id = wheel.insert(expire_at.saturating_add(1), hash);
             entry.set_expire_at(expire_at);
@@ -163,16 +171,23 @@ impl Shard {
         match (old_at != NO_EXPIRE, at != NO_EXPIRE) {
             (false, false) => {}
             (false, true) => {
-                let start = self.clock.min(at);
-                let wheel = self.wheel.get_or_insert_with(|| Box::new(Wheel::new(start)));
+                let (start, phase) = (self.clock.min(at), self.phase);
+                let wheel = self.wheel.get_or_insert_with(|| Box::new(Wheel::with_phase(start, phase)));
                 e.set_timer(wheel.insert(at.saturating_add(1), hash).0);
                 self.expires += 1;
                 self.deadline_sum += u128::from(at);
             }
             (true, true) => {
                 self.deadline_sum = self.deadline_sum - u128::from(old_at) + u128::from(at);
-                if let Some(w) = self.wheel.as_mut() {
-                    w.reset(TimerId(e.timer()), at.saturating_add(1));
+                // A later deadline (a lock being extended, the common case) leaves the timer
+                // where it is: it fires at the old deadline, finds the key alive and re-arms
+                // (see `reclaim`). Moving it now would touch two neighbouring timers per
+                // extension; this way a lock extended n times before its first deadline
+                // costs one re-arm. An earlier deadline must move the timer (never late).
+                if at < old_at {
+                    if let Some(w) = self.wheel.as_mut() {
+                        w.reset(TimerId(e.timer()), at.saturating_add(1));
+                    }
                 }
             }
             (true, false) => {
@@ -256,15 +271,9 @@ impl Shard {
     }
 
     /// Reclaims keys whose timers are due at `now`, handling at most `budget` timers. Returns
-    /// how many keys were removed.
-    /// With `gone`, the keys removed are pushed there (for WATCH).
-    pub(crate) fn reclaim(
-        &mut self,
-        now: u64,
-        budget: usize,
-        stats: &KeyspaceStats,
-        mut gone: Option<&mut Vec<Vec<u8>>>,
-    ) -> usize {
+    /// how many keys were removed. The removed entries are moved to `gone`, so that the caller
+    /// can report them (WATCH, notifications) and free them after releasing the shard's lock.
+    pub(crate) fn reclaim(&mut self, now: u64, budget: usize, stats: &KeyspaceStats, gone: &mut Vec<Entry>) -> usize {
         self.observe(now);
         let mut removed = 0;
         for _ in 0..budget {
@@ -277,13 +286,11 @@ impl Shard {
                     let at = entry.expire_at();
                     stats.record_expired(now.saturating_sub(at));
                     Self::note_expired(&mut self.lock_delays, entry.is_lock(), entry.key(), at, stats);
-                    if let Some(gone) = gone.as_deref_mut() {
-                        gone.push(entry.key().to_vec());
-                    }
                     wheel.remove(id);
                     self.entry_bytes -= entry.heap_bytes();
                     self.expires -= 1;
                     self.deadline_sum -= u128::from(at);
+                    gone.push(entry);
                     removed += 1;
                 }
                 // Not expired after all (a deadline beyond the wheel's reach): re-arm.
@@ -306,7 +313,12 @@ impl Shard {
 
     /// Removes every entry and returns the old contents (to be dropped where convenient).
     pub(crate) fn take(&mut self) -> Shard {
-        let fresh = Shard { generation: self.generation.wrapping_add(1), clock: self.clock, ..Shard::default() };
+        let fresh = Shard {
+            generation: self.generation.wrapping_add(1),
+            clock: self.clock,
+            phase: self.phase,
+            ..Shard::default()
+        };
         std::mem::replace(self, fresh)
     }
 
@@ -360,12 +372,12 @@ mod tests {
         for i in 0..100u64 {
             put(&mut s, format!("k{i}").as_bytes(), 1000 + i);
         }
-        assert_eq!(s.reclaim(1000, usize::MAX, &stats, None), 0, "alive at exactly the deadline");
-        assert_eq!(s.reclaim(1001, usize::MAX, &stats, None), 1);
-        assert_eq!(s.reclaim(1050, 10, &stats, None), 10, "budget respected");
-        assert_eq!(s.reclaim(1050, usize::MAX, &stats, None), 39);
+        assert_eq!(s.reclaim(1000, usize::MAX, &stats, &mut Vec::new()), 0, "alive at exactly the deadline");
+        assert_eq!(s.reclaim(1001, usize::MAX, &stats, &mut Vec::new()), 1);
+        assert_eq!(s.reclaim(1050, 10, &stats, &mut Vec::new()), 10, "budget respected");
+        assert_eq!(s.reclaim(1050, usize::MAX, &stats, &mut Vec::new()), 39);
         assert_eq!(s.len(), 50);
-        assert_eq!(s.reclaim(5000, usize::MAX, &stats, None), 50);
+        assert_eq!(s.reclaim(5000, usize::MAX, &stats, &mut Vec::new()), 50);
         assert_eq!((s.len(), s.expires(), s.entry_bytes()), (0, 0, 0));
         assert!(s.wheel.is_none());
     }
@@ -380,8 +392,8 @@ mod tests {
         put(&mut s, b"long", 61_000);
         put(&mut s, b"short", 1_100);
         assert!(s.next_due() <= 1_101, "the wheel wakes by the short deadline");
-        assert_eq!(s.reclaim(1_100, usize::MAX, &stats, None), 0);
-        assert_eq!(s.reclaim(1_101, usize::MAX, &stats, None), 1);
+        assert_eq!(s.reclaim(1_100, usize::MAX, &stats, &mut Vec::new()), 0);
+        assert_eq!(s.reclaim(1_101, usize::MAX, &stats, &mut Vec::new()), 1);
         assert_eq!(s.len(), 1);
     }
 
@@ -391,8 +403,8 @@ mod tests {
         let mut s = Shard::default();
         put(&mut s, b"k", 100);
         s.set_expire(hash_key(b"k"), b"k", 500);
-        assert_eq!(s.reclaim(200, usize::MAX, &stats, None), 0);
+        assert_eq!(s.reclaim(200, usize::MAX, &stats, &mut Vec::new()), 0);
         assert_eq!(s.len(), 1);
-        assert_eq!(s.reclaim(501, usize::MAX, &stats, None), 1);
+        assert_eq!(s.reclaim(501, usize::MAX, &stats, &mut Vec::new()), 1);
     }
 }

@@ -72,6 +72,27 @@ fn delete_cancels_the_timer() {
 }
 
 #[test]
+fn extended_and_shortened_deadlines_expire_exactly_when_due() {
+    let ks = Keyspace::new(1);
+    set(&ks, 0, b"ext", b"v", Ttl::At(100), 0);
+    set(&ks, 0, b"short", b"v", Ttl::At(1000), 0);
+    let expire = |k: &[u8], at: u64, now: u64| ks.write(ks.key(0, k), now, |e| e.set_expire(at));
+    // Extended twice: the timer stays at the first deadline and is re-armed when it fires.
+    assert!(expire(b"ext", 200, 10));
+    assert!(expire(b"ext", 300, 20));
+    // Shortened: the timer must move, or the key would be reclaimed late.
+    assert!(expire(b"short", 150, 10));
+    assert_eq!(ks.reclaim(101, usize::MAX), 0, "nothing is due at the extended key's first deadline");
+    assert!(ks.next_due() <= 151, "the shortened deadline is the next work");
+    assert_eq!(ks.reclaim(151, usize::MAX), 1);
+    assert_eq!(get(&ks, 0, b"short", 151), None);
+    assert_eq!(ks.reclaim(300, usize::MAX), 0, "alive at its deadline");
+    assert_eq!(ks.reclaim(301, usize::MAX), 1);
+    assert_eq!(ks.dbsize(0), 0);
+    assert_eq!(ks.stats.expired_keys(), 2);
+    assert_eq!(ks.next_due(), u64::MAX, "no timer left behind");
+}
+#[test]
 fn raw_string_growth_keeps_ttl_and_accounting() {
     let ks = Keyspace::new(1);
     set(&ks, 0, b"k", b"12", Ttl::At(100), 0);
