@@ -124,6 +124,26 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Publishes `event` of `class` for each of `keys` (the timing wheel's expirations), with
+    /// the key-event channel's subscribers looked up once for all of them.
+    pub fn notify_many(&self, class: u32, event: &str, db: usize, keys: &mut dyn Iterator<Item = &[u8]>) {
+        let flags = self.config.notify.get();
+        if flags & class == 0 || flags & (N::KEYSPACE | N::KEYEVENT) == 0 {
+            return;
+        }
+        if flags & N::KEYSPACE != 0 {
+            // Every key has its own keyspace channel, and Redis interleaves the two kinds of
+            // message key by key.
+            keys.for_each(|k| publish(&self.pubsub, flags, class, event, db, k));
+            return;
+        }
+        let keys: Vec<&[u8]> = keys.collect();
+        let channel = format!("__keyevent@{db}__:{event}");
+        self.pubsub.publish_many(channel.as_bytes(), &keys);
+    }
+}
+
 /// Runs `f` on `key`'s entry (in the connection's database); when it succeeds and changed the
 /// key, publishes `event` of `class`, then `del` if the change left the key deleted (an
 /// aggregate emptied by a pop or a removal), as Redis does.
@@ -170,6 +190,12 @@ impl KeyEvents for Listener {
     fn expired(&self, db: usize, key: &[u8]) {
         if let Some(srv) = self.0.upgrade() {
             srv.notify(N::EXPIRED, "expired", db, key);
+        }
+    }
+
+    fn expired_many(&self, db: usize, keys: &mut dyn Iterator<Item = &[u8]>) {
+        if let Some(srv) = self.0.upgrade() {
+            srv.notify_many(N::EXPIRED, "expired", db, keys);
         }
     }
 

@@ -166,6 +166,32 @@ impl PubSub {
         receivers
     }
 
+    /// Publishes each of `msgs` on `channel`, in order, as that many PUBLISHes would, but looks
+    /// the subscribers up once and hands each one all of its messages at once (the timing
+    /// wheel's `expired` events: thousands a millisecond under a mass expiry). Returns the
+    /// number of deliveries.
+    pub fn publish_many(&self, channel: &[u8], msgs: &[&[u8]]) -> usize {
+        if self.pattern_subscriptions.load(Relaxed) > 0 {
+            // A client on the channel and on a matching pattern gets `message` then `pmessage`
+            // for each message: keep that order by publishing one by one.
+            return msgs.iter().map(|m| self.publish(Kind::Channel, channel, m, None)).sum();
+        }
+        let map = self.channels.read();
+        let Some(subs) = map.get(channel) else { return 0 };
+        let mut enc = Encodings::default();
+        for c in subs {
+            c.deliver(enc.get(c, |r| {
+                for m in msgs {
+                    r.push(3);
+                    r.bulk(b"message");
+                    r.bulk(channel);
+                    r.bulk(m);
+                }
+            }));
+        }
+        subs.len() * msgs.len()
+    }
+
     /// Channels (or shard channels) with at least one subscriber, matching `pattern` if given.
     pub fn channels(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
         self.map(kind).read().keys().filter(|c| pattern.is_none_or(|p| tumbler_glob::matches(p, c))).cloned().collect()
@@ -218,4 +244,47 @@ fn deliver(c: &ClientInfo, bytes: &[u8], own_id: &mut Option<u64>, own_reply: &m
         }
     }
     c.deliver(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(id: u64) -> Arc<ClientInfo> {
+        Arc::new(ClientInfo::new(id, format!("127.0.0.1:{id}"), "127.0.0.1:6379".into(), -1, 0))
+    }
+
+    fn take(c: &ClientInfo) -> Vec<u8> {
+        std::mem::take(&mut *c.outbox.lock())
+    }
+
+    #[test]
+    fn publish_many_delivers_what_publishing_one_by_one_would() {
+        let ps = PubSub::default();
+        let (a, b, other) = (client(1), client(2), client(3));
+        ps.subscribe(Kind::Channel, b"ev", &a);
+        ps.subscribe(Kind::Channel, b"ev", &b);
+        ps.subscribe(Kind::Channel, b"elsewhere", &other);
+        assert_eq!(ps.publish_many(b"ev", &[b"k1", b"k2", b"k3"]), 6);
+        let batched = take(&a);
+        assert_eq!(take(&b), batched);
+        assert!(take(&other).is_empty());
+        for m in [&b"k1"[..], b"k2", b"k3"] {
+            ps.publish(Kind::Channel, b"ev", m, None);
+        }
+        assert_eq!(take(&a), batched, "same bytes, same order");
+        assert_eq!(ps.publish_many(b"nobody", &[b"k"]), 0);
+    }
+
+    #[test]
+    fn publish_many_keeps_message_pmessage_order_for_pattern_subscribers() {
+        let ps = PubSub::default();
+        let c = client(1);
+        ps.subscribe(Kind::Channel, b"ev", &c);
+        ps.subscribe(Kind::Pattern, b"e*", &c);
+        assert_eq!(ps.publish_many(b"ev", &[b"k1", b"k2"]), 4);
+        let out = String::from_utf8(take(&c)).unwrap();
+        let words: Vec<&str> = out.split("\r\n").filter(|w| w.ends_with("message") || w.starts_with('k')).collect();
+        assert_eq!(words, ["message", "k1", "pmessage", "k1", "message", "k2", "pmessage", "k2"]);
+    }
 }

@@ -15,6 +15,12 @@
 //! Invariant: the wheel's time (`elapsed`) never moves past the start of an occupied slot without
 //! that slot being processed. That is what lets [`Wheel::remove`] recompute a timer's slot from
 //! its deadline instead of storing it.
+//!
+//! A coarse slot is cascaded all at once when time reaches it: 64 ms of level-1 timers, 4 s of
+//! level-2 ones. Many wheels (one per keyspace shard) on the same clock would all cascade at
+//! the same millisecond, and a key due then in the last wheel to be visited would wait for all
+//! of them. [`Wheel::with_phase`] shifts a wheel's slot boundaries against real time, so that
+//! the keyspace can stagger its shards' cascades over different milliseconds.
 
 const LEVELS: usize = 8;
 const SLOT_BITS: u32 = 6;
@@ -43,6 +49,8 @@ struct Node {
 
 /// A timing wheel. Not thread-safe by itself: each keyspace shard owns one under its lock.
 pub struct Wheel {
+    /// Added to every time at the API boundary (internal time = external time + phase).
+    phase: u64,
     elapsed: u64,
     nodes: Vec<Node>,
     free: u32,
@@ -54,8 +62,16 @@ pub struct Wheel {
 impl Wheel {
     /// An empty wheel whose current time is `now`.
     pub fn new(now: u64) -> Self {
+        Self::with_phase(now, 0)
+    }
+
+    /// An empty wheel whose current time is `now` and whose slot boundaries are shifted `phase`
+    /// ticks earlier than [`Wheel::new`]'s. Firing times are the same; only the moments when
+    /// coarse slots cascade move.
+    pub fn with_phase(now: u64, phase: u64) -> Self {
         Wheel {
-            elapsed: now,
+            phase,
+            elapsed: now.saturating_add(phase),
             nodes: Vec::new(),
             free: NIL,
             len: 0,
@@ -76,7 +92,7 @@ impl Wheel {
 
     /// The wheel's current time: every timer due before it has been handed out.
     pub fn elapsed(&self) -> u64 {
-        self.elapsed
+        self.elapsed - self.phase
     }
 
     /// Bytes of heap memory held (for memory accounting).
@@ -91,7 +107,7 @@ impl Wheel {
 
     /// Adds a timer due at tick `when` carrying `hash`. A deadline in the past is due at once.
     pub fn insert(&mut self, when: u64, hash: u64) -> TimerId {
-        let node = Node { when: self.clamp(when), hash, prev: DETACHED, next: NIL };
+        let node = Node { when: self.clamp(when.saturating_add(self.phase)), hash, prev: DETACHED, next: NIL };
         let id = if self.free != NIL {
             let id = self.free;
             self.free = self.nodes[id as usize].next;
@@ -110,7 +126,7 @@ impl Wheel {
     /// Moves an existing timer (linked or popped) to a new deadline, keeping its id.
     pub fn reset(&mut self, id: TimerId, when: u64) {
         self.unlink(id.0);
-        let w = self.clamp(when);
+        let w = self.clamp(when.saturating_add(self.phase));
         self.nodes[id.0 as usize].when = w;
         self.link(id.0);
     }
@@ -134,12 +150,13 @@ impl Wheel {
     /// The earliest tick at which [`Wheel::pop_due`] may return something, if any timer exists.
     /// It is a lower bound: a timer in a coarse slot may be due later than its slot's start.
     pub fn next_due(&self) -> Option<u64> {
-        self.next_expiration().map(|(_, _, t)| t)
+        self.next_expiration().map(|(_, _, t)| t.saturating_sub(self.phase))
     }
 
     /// Advances time to at most `now` and hands out one due timer, detached from the wheel: the
     /// caller must [`Wheel::remove`] or [`Wheel::reset`] it. Returns `None` when nothing is due.
     pub fn pop_due(&mut self, now: u64) -> Option<(TimerId, u64)> {
+        let now = now.saturating_add(self.phase);
         loop {
             let Some((level, slot, start)) = self.next_expiration() else {
                 self.elapsed = self.elapsed.max(now);
@@ -349,9 +366,15 @@ mod tests {
 
     /// A randomized comparison against a simple model: whatever the mix of inserts, resets,
     /// removals and time jumps, each timer pops exactly once, never before its deadline, and
-    /// no later than the first pop call at or after it.
+    /// no later than the first pop call at or after it; with any phase.
     #[test]
     fn randomized_against_model() {
+        for phase in [0, 1, 65, 4095, 64 * 65, 1 << 30] {
+            randomized_against_model_with_phase(phase);
+        }
+    }
+
+    fn randomized_against_model_with_phase(phase: u64) {
         let mut seed = 0x9e3779b97f4a7c15u64;
         let mut rnd = move || {
             seed ^= seed << 13;
@@ -359,7 +382,7 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        let mut w = Wheel::new(0);
+        let mut w = Wheel::with_phase(0, phase);
         let mut live: std::collections::HashMap<u32, u64> = Default::default();
         let mut now = 0u64;
         for _ in 0..20_000 {

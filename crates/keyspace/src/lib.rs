@@ -71,8 +71,10 @@ struct Db {
 impl Db {
     fn new() -> Self {
         Db {
-            shards: (0..SHARDS)
-                .map(|_| ShardSlot { lock: RwLock::new(Shard::default()), next_due: AtomicU64::new(u64::MAX) })
+            // Phases 65 ms apart: level-1 cascades (every 64 ms) fall on 64 different
+            // milliseconds, level-2 ones (every 4,096 ms) 65 ms apart.
+            shards: (0..SHARDS as u64)
+                .map(|i| ShardSlot { lock: RwLock::new(Shard::with_phase(i * 65)), next_due: AtomicU64::new(u64::MAX) })
                 .collect(),
         }
     }
@@ -714,23 +716,30 @@ impl Keyspace {
     /// `budget` timers per shard. Returns the number of keys removed.
     pub fn reclaim(&self, now: u64, budget: usize) -> usize {
         let mut removed = 0;
+        let mut gone = Vec::new();
         for (db_index, db) in self.dbs.iter().enumerate() {
             for slot in db.shards.iter() {
                 if slot.next_due.load(Ordering::Relaxed) > now {
                     continue;
                 }
-                let mut g = slot.lock.write();
-                if self.watches.active() || self.events.wants_expired() {
-                    let mut gone = Vec::new();
-                    removed += g.reclaim(now, budget, &self.stats, Some(&mut gone));
-                    for key in &gone {
-                        self.watches.touch(db_index, key, true);
-                        self.events.expired(db_index, key);
+                {
+                    let mut g = slot.lock.write();
+                    removed += g.reclaim(now, budget, &self.stats, &mut gone);
+                    // Under the lock: an EXEC must not run between the removal and its watchers
+                    // learning of it.
+                    if self.watches.active() {
+                        for e in &gone {
+                            self.watches.touch(db_index, e.key(), true);
+                        }
                     }
-                } else {
-                    removed += g.reclaim(now, budget, &self.stats, None);
+                    slot.next_due.store(g.next_due(), Ordering::Relaxed);
                 }
-                slot.next_due.store(g.next_due(), Ordering::Relaxed);
+                // Notifications and freeing happen with the shard unlocked: commands on its
+                // keys need not wait for either.
+                if !gone.is_empty() {
+                    self.events.expired_many(db_index, &mut gone.iter().map(Entry::key));
+                    gone.clear();
+                }
             }
         }
         removed

@@ -149,10 +149,15 @@ impl Watches {
 
 /// Listener for key events the keyspace itself causes: expirations (found on access or
 /// reclaimed by the wheel) and key creation, for keyspace notifications. Called with the
-/// shard lock held: it must not touch the keyspace.
+/// shard lock held (except [`KeyEvents::expired_many`]): it must not touch the keyspace.
 pub trait KeyEvents: Send + Sync {
-    /// `key` of database `db` expired and was removed.
+    /// `key` of database `db` expired and was removed (found expired by a command).
     fn expired(&self, db: usize, key: &[u8]);
+    /// `keys` of database `db` expired and were removed by the timing wheel, in deadline
+    /// order. Called with no lock held, so a listener may batch its work.
+    fn expired_many(&self, db: usize, keys: &mut dyn Iterator<Item = &[u8]>) {
+        keys.for_each(|k| self.expired(db, k));
+    }
     /// `key` of database `db` was created.
     fn created(&self, db: usize, key: &[u8]);
     /// A read found no `key` in database `db`.
@@ -192,6 +197,14 @@ impl EventHook {
         if self.wants_expired() {
             if let Some(l) = self.listener.get() {
                 l.expired(db, key);
+            }
+        }
+    }
+
+    pub(crate) fn expired_many(&self, db: usize, keys: &mut dyn Iterator<Item = &[u8]>) {
+        if self.wants_expired() {
+            if let Some(l) = self.listener.get() {
+                l.expired_many(db, keys);
             }
         }
     }
