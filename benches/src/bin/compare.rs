@@ -18,6 +18,8 @@
 //! server and reports the memory each key costs: INFO `used_memory` and the process's RSS,
 //! after minus before, divided by N.
 //!
+//! `--storm R` measures GET's p99 at -P 1 on a quiet server and while R keys a second expire.
+//!
 //! `--expiry N` loads N keys with TTLs spread over 2 s into each server and measures, through
 //! keyspace notifications, how late each key's `expired` event comes after its deadline
 //! (p50/p99/max), and the RSS afterwards.
@@ -41,6 +43,10 @@ struct Opts {
     memory: u64,
     /// Keys for the expiry-lag comparison (0: none).
     expiry: u64,
+    /// The shortest TTL of the expiry comparison, ms (the longest is 2 s more).
+    expiry_after: u64,
+    /// Keys a second expiring during the storm comparison (0: none).
+    storm: u64,
 }
 
 fn parse_opts() -> Opts {
@@ -53,6 +59,8 @@ fn parse_opts() -> Opts {
         pin: cpus >= 2,
         memory: 0,
         expiry: 0,
+        expiry_after: 1000,
+        storm: 0,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -65,6 +73,8 @@ fn parse_opts() -> Opts {
             "--workloads" => o.workloads = v.split(',').map(str::to_string).collect(),
             "--memory" => o.memory = v.parse().expect("--memory N"),
             "--expiry" => o.expiry = v.parse().expect("--expiry N"),
+            "--expiry-after" => o.expiry_after = v.parse().expect("--expiry-after MS"),
+            "--storm" => o.storm = v.parse().expect("--storm KEYS_PER_SECOND"),
             "--no-pin" => {
                 o.pin = false;
                 i += 1;
@@ -201,14 +211,42 @@ fn workload_args(w: &str) -> (Vec<String>, bool) {
         // tumbler's native release; redis-server runs `evalsha-cad` in this row.
         "delifeq" => (v(&["DELIFEQ", "lock:__rand_int__", "01234567890123456789"]), true),
         "ping-inline" => (vec![], false),
+        // Ten keys a request, as redis-benchmark's own MSET test (each `__rand_int__` is drawn
+        // on its own).
+        "mset" => {
+            let mut a = v(&["MSET"]);
+            for _ in 0..10 {
+                a.extend(v(&["lock:__rand_int__", "01234567890123456789"]));
+            }
+            (a, false)
+        }
+        "mget" => {
+            let mut a = v(&["MGET"]);
+            a.extend((0..10).map(|_| "lock:__rand_int__".to_string()));
+            (a, true)
+        }
         other => panic!("unknown workload {other}"),
     }
 }
 
 fn run(server: &Server, w: &str, pipeline: u32, o: &Opts) -> Sample {
-    // Redis 7.0 has no DELIFEQ: its side of that row is the script clients use instead.
-    let w_server = if w == "delifeq" && server.name == "redis" { "evalsha-cad" } else { w };
-    let (cmd, needs_keys) = workload_args(w_server);
+    prepare(server, w);
+    bench(server, w, pipeline, o.requests, o.pin)
+}
+
+/// Redis 7.0 has no DELIFEQ: its side of that row is the script clients use instead.
+fn server_workload<'a>(server: &Server, w: &'a str) -> &'a str {
+    if w == "delifeq" && server.name == "redis" {
+        "evalsha-cad"
+    } else {
+        w
+    }
+}
+
+/// Empties the server and loads what workload `w` needs (the lock keys, the script).
+fn prepare(server: &Server, w: &str) {
+    let w_server = server_workload(server, w);
+    let (_, needs_keys) = workload_args(w_server);
     if needs_keys {
         preload(server.port);
     } else {
@@ -220,9 +258,14 @@ fn run(server: &Server, w: &str, pipeline: u32, o: &Opts) -> Sample {
             std::iter::once(vec![b"SCRIPT".to_vec(), b"LOAD".to_vec(), CAD.as_bytes().to_vec()]),
         );
     }
+}
+
+/// One redis-benchmark run of workload `w`, with the server's CPU time over it.
+fn bench(server: &Server, w: &str, pipeline: u32, requests: u64, pin: bool) -> Sample {
+    let (cmd, _) = workload_args(server_workload(server, w));
     let before = cpu_ns(server.child.id());
-    let mut c = pinned(o.pin, "1", Path::new("redis-benchmark"));
-    c.args(["-p", &server.port.to_string(), "-c", CLIENTS, "-n", &o.requests.to_string(), "-P", &pipeline.to_string()]);
+    let mut c = pinned(pin, "1", Path::new("redis-benchmark"));
+    c.args(["-p", &server.port.to_string(), "-c", CLIENTS, "-n", &requests.to_string(), "-P", &pipeline.to_string()]);
     c.args(["-r", &KEYSPACE.to_string(), "--csv", "-q"]);
     if w == "ping-inline" {
         c.args(["-t", "ping_inline"]);
@@ -236,7 +279,7 @@ fn run(server: &Server, w: &str, pipeline: u32, o: &Opts) -> Sample {
     // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
     let row = text.lines().rfind(|l| !l.starts_with("\"test\"")).unwrap_or_default().to_string();
     let f: Vec<f64> = row.split(',').skip(1).map(|v| v.trim_matches('"').parse().unwrap_or(f64::NAN)).collect();
-    Sample { rps: f[0], p99_ms: f[5], cpu_ns_per_req: used as f64 / o.requests as f64 }
+    Sample { rps: f[0], p99_ms: f[5], cpu_ns_per_req: used as f64 / requests as f64 }
 }
 
 fn pipeline_flush(port: u16) {
@@ -267,19 +310,31 @@ fn tumbler_binary() -> PathBuf {
     bin
 }
 
-/// INFO memory's `used_memory` of the server on `port`.
-fn used_memory(port: u16) -> u64 {
+/// A field of INFO `section` of the server on `port`, if it has one.
+fn info_field(port: u16, section: &str, field: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.write_all(b"INFO memory\r\n").expect("write");
+    s.write_all(format!("INFO {section}\r\n").as_bytes()).expect("write");
+    // A bulk string: "$<len>\r\n<text>\r\n".
     let mut text = Vec::new();
     let mut tmp = [0u8; 8192];
-    while !String::from_utf8_lossy(&text).contains("used_memory_peak:") {
+    loop {
         let n = s.read(&mut tmp).expect("read");
         assert!(n > 0, "closed");
         text.extend_from_slice(&tmp[..n]);
+        let Some(eol) = text.iter().position(|&b| b == b'\n') else { continue };
+        let len: usize = std::str::from_utf8(&text[1..eol - 1]).ok().and_then(|l| l.parse().ok()).expect("bulk");
+        if text.len() >= eol + 1 + len + 2 {
+            break;
+        }
     }
     let text = String::from_utf8_lossy(&text);
-    text.lines().find_map(|l| l.strip_prefix("used_memory:")).and_then(|v| v.trim().parse().ok()).expect("used_memory")
+    let prefix = format!("{field}:");
+    text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).map(|v| v.trim().to_string())
+}
+
+/// INFO memory's `used_memory` of the server on `port`.
+fn used_memory(port: u16) -> u64 {
+    info_field(port, "memory", "used_memory").and_then(|v| v.parse().ok()).expect("used_memory")
 }
 
 /// Resident set size of a process, in bytes.
@@ -332,8 +387,15 @@ fn memory(o: &Opts, redis: &Server, tumbler: &Server) {
 /// Expiry lag: keys with TTLs spread over 2 s; each `expired` event's delay past the deadline.
 fn expiry(o: &Opts, redis: &Server, tumbler: &Server) {
     let n = o.expiry;
-    println!("expiry lag: {n} keys, TTLs spread over 1-3 s, lag of each `expired` event after its deadline (ms)");
-    println!("{:<8} | {:>9} {:>8} {:>8} {:>8} {:>10}", "server", "expired", "p50", "p99", "max", "rss after");
+    println!(
+        "expiry lag: {n} keys, TTLs spread over {:.1}-{:.1} s, lag of each `expired` event after its deadline (ms)",
+        o.expiry_after as f64 / 1000.0,
+        (o.expiry_after + 2000) as f64 / 1000.0
+    );
+    println!(
+        "{:<8} | {:>9} {:>8} {:>8} {:>8} {:>10} {:>8}",
+        "server", "expired", "p50", "p99", "max", "rss after", "load s"
+    );
     for s in [redis, tumbler] {
         pipeline(s.port, std::iter::once(vec![b"FLUSHALL".to_vec()]));
         pipeline(
@@ -349,8 +411,39 @@ fn expiry(o: &Opts, redis: &Server, tumbler: &Server) {
         sub.write_all(b"SUBSCRIBE __keyevent@0__:expired\r\n").expect("subscribe");
         let mut tmp = vec![0u8; 1 << 16];
         let _ = sub.read(&mut tmp);
-        let ttl = |i: u64| 1000 + i * 2000 / n;
+        let after = o.expiry_after;
+        let ttl = move |i: u64| after + i * 2000 / n;
         let start = Instant::now();
+        // The subscriber reads on its own thread from the start, noting when each event
+        // arrives: the keys that expire while later ones are still being loaded are heard
+        // when they are published, not when loading ends.
+        let listener = std::thread::spawn(move || {
+            let mut arrivals = Vec::with_capacity(n as usize);
+            let mut buf: Vec<u8> = Vec::new();
+            let _ = sub.set_read_timeout(Some(Duration::from_secs(1)));
+            let give_up = Instant::now() + Duration::from_secs(90);
+            while (arrivals.len() as u64) < n && Instant::now() < give_up {
+                let Ok(r) = sub.read(&mut tmp) else { continue };
+                if r == 0 {
+                    break;
+                }
+                let now = start.elapsed();
+                buf.extend_from_slice(&tmp[..r]);
+                // Messages end with the key: "$<len>\r\nexp:<i>\r\n".
+                let mut consumed = 0;
+                while let Some(p) = buf[consumed..].windows(4).position(|w| w == b"exp:") {
+                    let from = consumed + p + 4;
+                    let Some(e) = buf[from..].iter().position(|&b| b == b'\r') else { break };
+                    if let Some(i) = std::str::from_utf8(&buf[from..from + e]).ok().and_then(|t| t.parse::<u64>().ok())
+                    {
+                        arrivals.push((i, now));
+                    }
+                    consumed = from + e;
+                }
+                buf.drain(..consumed);
+            }
+            arrivals
+        });
         // In batches of 1,000, noting when each batch was acknowledged: a key's deadline is at
         // most its batch's acknowledgement plus its TTL, and the lag is measured from there (never
         // overstated; understated by at most one batch's time, a millisecond or two).
@@ -374,40 +467,98 @@ fn expiry(o: &Opts, redis: &Server, tumbler: &Server) {
             acked.push(start.elapsed());
             i = end;
         }
-        let mut lags = Vec::with_capacity(n as usize);
-        let mut buf: Vec<u8> = Vec::new();
-        let _ = sub.set_read_timeout(Some(Duration::from_secs(1)));
-        let give_up = Instant::now() + Duration::from_secs(60);
-        while (lags.len() as u64) < n && Instant::now() < give_up {
-            let Ok(r) = sub.read(&mut tmp) else { continue };
-            if r == 0 {
-                break;
-            }
-            let now = start.elapsed();
-            buf.extend_from_slice(&tmp[..r]);
-            // Messages end with the key: "$<len>\r\nexp:<i>\r\n".
-            let mut consumed = 0;
-            while let Some(p) = buf[consumed..].windows(4).position(|w| w == b"exp:") {
-                let from = consumed + p + 4;
-                let Some(e) = buf[from..].iter().position(|&b| b == b'\r') else { break };
-                if let Some(i) = std::str::from_utf8(&buf[from..from + e]).ok().and_then(|t| t.parse::<u64>().ok()) {
-                    let deadline = acked[(i / BATCH) as usize] + Duration::from_millis(ttl(i));
-                    lags.push(now.saturating_sub(deadline).as_secs_f64() * 1000.0);
-                }
-                consumed = from + e;
-            }
-            buf.drain(..consumed);
-        }
+        let loaded = start.elapsed();
+        let mut lags: Vec<f64> = listener
+            .join()
+            .expect("subscriber thread")
+            .into_iter()
+            .map(|(i, at)| {
+                let deadline = acked[(i / BATCH) as usize] + Duration::from_millis(ttl(i));
+                at.saturating_sub(deadline).as_secs_f64() * 1000.0
+            })
+            .collect();
         lags.sort_by(|a, b| a.total_cmp(b));
         let pct = |q: f64| lags.get(((lags.len() as f64 - 1.0) * q) as usize).copied().unwrap_or(f64::NAN);
         println!(
-            "{:<8} | {:>9} {:>8.1} {:>8.1} {:>8.1} {:>9}M",
+            "{:<8} | {:>9} {:>8.1} {:>8.1} {:>8.1} {:>9}M {:>8.2}",
             s.name,
             lags.len(),
             pct(0.5),
             pct(0.99),
             pct(1.0),
-            rss(s.child.id()) >> 20
+            rss(s.child.id()) >> 20,
+            loaded.as_secs_f64()
+        );
+        // tumbler also reports, in INFO, the lag between each deadline and the key's removal
+        // (what the events above add to it is publishing and delivery).
+        if let Some(p99) = info_field(s.port, "stats", "expiry_lag_p99_ms") {
+            let f = |name: &str| info_field(s.port, "stats", name).unwrap_or_default();
+            println!(
+                "{:<8} | removal lag in INFO: p50 {} ms, p99 {p99} ms, max {} ms",
+                s.name,
+                f("expiry_lag_p50_ms"),
+                f("expiry_lag_max_ms")
+            );
+        }
+    }
+}
+
+/// Request latency during an expiry storm: GET at -P 1 over the lock keys on a quiet server,
+/// then while `--storm` keys a second expire around it (2.5 s worth, loaded beforehand with
+/// TTLs spread so that the storm covers the measured run); medians of rounds.
+fn storm(o: &Opts, redis: &Server, tumbler: &Server) {
+    let rate = o.storm;
+    let n = rate * 5 / 2;
+    let requests = o.requests.min(100_000);
+    println!(
+        "GET -P 1, {CLIENTS} clients, {requests} requests: quiet, and while {rate} keys/s expire ({} rounds, medians)",
+        o.rounds
+    );
+    println!(
+        "{:<8} | {:>9} {:>9} | {:>9} {:>9} | {:>14}",
+        "server", "quiet rps", "quiet p99", "storm rps", "storm p99", "expired during"
+    );
+    for s in [redis, tumbler] {
+        let (mut quiet, mut stormy, mut expired) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..o.rounds {
+            prepare(s, "get");
+            quiet.push(bench(s, "get", 1, requests, o.pin));
+            prepare(s, "get");
+            // TTLs from 1 s to 3.5 s after loading starts; the measured run starts at 1 s.
+            let start = Instant::now();
+            let mut i = 0;
+            while i < n {
+                let end = (i + 1000).min(n);
+                pipeline(
+                    s.port,
+                    (i..end).map(|k| {
+                        let left = 1000 + k * 2500 / n - start.elapsed().as_millis() as u64;
+                        vec![
+                            b"SET".to_vec(),
+                            format!("storm:{k}").into_bytes(),
+                            b"x".to_vec(),
+                            b"PX".to_vec(),
+                            left.max(1).to_string().into_bytes(),
+                        ]
+                    }),
+                );
+                i = end;
+            }
+            std::thread::sleep(Duration::from_millis(1000).saturating_sub(start.elapsed()));
+            let count = || info_field(s.port, "stats", "expired_keys").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            let before = count();
+            stormy.push(bench(s, "get", 1, requests, o.pin));
+            expired.push((count() - before) as f64);
+        }
+        let m = |v: &[Sample], f: fn(&Sample) -> f64| median(v.iter().map(f).collect());
+        println!(
+            "{:<8} | {:>9.0} {:>9.3} | {:>9.0} {:>9.3} | {:>14.0}",
+            s.name,
+            m(&quiet, |x| x.rps),
+            m(&quiet, |x| x.p99_ms),
+            m(&stormy, |x| x.rps),
+            m(&stormy, |x| x.p99_ms),
+            median(expired)
         );
     }
 }
@@ -422,6 +573,10 @@ fn main() {
     }
     if o.expiry > 0 {
         expiry(&o, &redis, &tumbler);
+        return;
+    }
+    if o.storm > 0 {
+        storm(&o, &redis, &tumbler);
         return;
     }
     println!(
