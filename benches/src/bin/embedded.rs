@@ -14,6 +14,10 @@ use tumbler_commands::{dispatch, ClientInfo, Config, Conn, Ctx, Server};
 use tumbler_expiry::SystemClock;
 use tumbler_proto::{Limits, Parser, Reply, Step};
 
+/// The server's allocator, so that allocation costs are the server's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The compare-and-delete release every Redlock-style client runs, in its most common form.
 const CAD: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
