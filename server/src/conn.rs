@@ -229,7 +229,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         // Messages delivered before these commands run (pub/sub, MONITOR lines) go before
         // their replies, as they would in Redis' output buffer.
         self.take_outbox();
-        let t0 = srv.clock.mono_us();
         let limits = Limits {
             max_bulk_len: srv.config.proto_max_bulk_len.load(Relaxed).min(i64::MAX as u64) as i64,
             unauthenticated: !self.conn.authenticated,
@@ -240,6 +239,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         // TTLs this batch sets.
         let mut gate = srv.enter(self.worker);
         let mut now = self.start_commands();
+        let t0 = self.conn.cmd_start_us;
         loop {
             if gate.is_none() {
                 // Busy mode: check again before each command whether the script has ended.
@@ -314,7 +314,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             }
         }
         drop(gate);
-        ids.attribute(srv, self.worker, srv.clock.mono_us().saturating_sub(t0));
+        if ids.n > 0 {
+            // Timed commands have just read the clock (the last one's end); otherwise read it.
+            let end = if tumbler_commands::dispatch::commands_timed(srv) {
+                self.conn.cmd_start_us
+            } else {
+                srv.clock.mono_us()
+            };
+            ids.attribute(srv, self.worker, end.saturating_sub(t0));
+        }
         if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * READ_CHUNK && self.parser.is_idle() {
             self.rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
@@ -469,9 +477,6 @@ impl BatchIds {
     }
 
     fn attribute(&self, srv: &Server, worker: usize, elapsed_us: u64) {
-        if self.n == 0 {
-            return;
-        }
         let share = elapsed_us / self.n as u64;
         let w = srv.stats.worker(worker);
         for id in self.inline.iter().take(self.n).chain(self.more.iter()) {

@@ -169,10 +169,7 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
     let spec = ctx.srv.registry.get(id).spec;
     let errors_before = ctx.reply.error_count();
     let mark = ctx.reply.len();
-    let cfg = &ctx.srv.config;
-    let timed = cfg.latency_tracking.load(Relaxed)
-        || cfg.slowlog_slower_than.load(Relaxed) >= 0
-        || cfg.latency_monitor_threshold.load(Relaxed) > 0;
+    let timed = commands_timed(ctx.srv);
     // Commands run by EXEC or a script are timed on their own; a top-level one starts where
     // the previous one (or the batch) ended.
     let nested = ctx.conn.exclusive || ctx.conn.in_script;
@@ -229,6 +226,17 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
         }
     }
     ctx.srv.stats.worker(ctx.worker).call(id, failed);
+}
+
+/// True when commands are timed one by one (latency tracking, SLOWLOG or the latency monitor
+/// is on). Each top-level command then reads the clock as it ends, and leaves that reading in
+/// [`crate::Conn::cmd_start_us`] as the next one's start.
+#[inline]
+pub fn commands_timed(srv: &crate::Server) -> bool {
+    let cfg = &srv.config;
+    cfg.latency_tracking.load(Relaxed)
+        || cfg.slowlog_slower_than.load(Relaxed) >= 0
+        || cfg.latency_monitor_threshold.load(Relaxed) > 0
 }
 
 /// True when `maxmemory` is set and the process uses more.
