@@ -15,6 +15,7 @@ command -v stdbuf >/dev/null 2>&1 || need+=(coreutils)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v spin >/dev/null 2>&1 || need+=(spin)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # For tests/clients: Python with venv (Debian splits ensurepip into python3-venv) and Node.
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)

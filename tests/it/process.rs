@@ -68,6 +68,25 @@ fn the_shipped_config_passes_test_config_in_both_spellings() {
     }
 }
 
+/// The shipped systemd unit is valid as systemd reads it (`systemd-analyze verify`), with its
+/// ExecStart pointed at the binary under test; its config file passes --test-config above.
+#[test]
+fn the_shipped_systemd_unit_verifies() {
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../conf/tumbler.service")).unwrap();
+    let exec = unit.lines().find(|l| l.starts_with("ExecStart=")).expect("an ExecStart line");
+    assert!(exec.contains("/usr/local/bin/tumbler-server"), "{exec}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tumbler.service");
+    let bin = server_binary();
+    std::fs::write(&path, unit.replace("/usr/local/bin/tumbler-server", bin.to_str().unwrap())).unwrap();
+    let out =
+        Command::new("systemd-analyze").arg("verify").arg(&path).output().expect("systemd-analyze (Debian: systemd)");
+    let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    // Complaints about this machine's own units (no systemd running here) are not ours.
+    let ours: Vec<&str> = text.lines().filter(|l| l.contains("tumbler")).collect();
+    assert!(out.status.success() && ours.is_empty(), "systemd-analyze verify: {text}");
+}
+
 #[test]
 fn config_file_then_command_line() {
     let dir = tempfile::tempdir().unwrap();
