@@ -126,8 +126,8 @@ impl Ctx<'_> {
     /// the gate exclusively, and re-enters in shared mode afterwards.
     ///
     /// Entering can wait for other workers, and what runs inside can take long (a script):
-    /// the batch's time is read again on both sides, so that TTLs set afterwards count from
-    /// when the command actually runs.
+    /// the batch's time is read again after a wait and after `f`, so that TTLs set afterwards
+    /// count from when the command actually runs.
     pub fn exclusive<R>(&mut self, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
         if self.conn.exclusive {
             // Already alone (a command inside EXEC): entering again would wait for ourselves.
@@ -135,8 +135,10 @@ impl Ctx<'_> {
         }
         let had_shared = self.gate.take().is_some();
         let out = {
-            let _x = self.srv.gate.exclusive();
-            self.now = self.srv.clock.mono_ms().max(self.now);
+            let (_x, waited) = self.srv.gate.exclusive_noting_wait();
+            if waited {
+                self.now = self.srv.clock.mono_ms().max(self.now);
+            }
             self.conn.exclusive = true;
             let out = f(self);
             self.conn.exclusive = false;

@@ -7,8 +7,8 @@
 //! costs one uncontended lock; exclusive mode takes every slot in order. While someone holds the
 //! gate exclusively, nobody else runs a command or reclaims an expired key.
 
-use parking_lot::lock_api::ArcRwLockReadGuard;
-use parking_lot::{RawRwLock, RwLock, RwLockWriteGuard};
+use parking_lot::lock_api::{ArcRwLockReadGuard, RawRwLock as _};
+use parking_lot::{RawRwLock, RwLock};
 use std::sync::Arc;
 
 #[repr(align(128))]
@@ -23,9 +23,21 @@ pub struct Gate {
 /// it across the handlers of a batch without tying lifetimes together.
 pub type Shared = ArcRwLockReadGuard<RawRwLock, ()>;
 
-/// Exclusive passage: every slot, held in order.
+/// Exclusive passage: every slot, held in order (released in reverse on drop). It holds the
+/// raw locks rather than a vector of guards: a script takes the gate on every call, and the
+/// vector was an allocation each time.
 pub struct Exclusive<'a> {
-    _guards: Vec<RwLockWriteGuard<'a, ()>>,
+    gate: &'a Gate,
+}
+
+impl Drop for Exclusive<'_> {
+    fn drop(&mut self) {
+        for s in self.gate.slots.iter().rev() {
+            // SAFETY: `Gate::exclusive` locked every slot exclusively for this value, and
+            // nothing else unlocks them.
+            unsafe { s.0.raw().unlock_exclusive() }
+        }
+    }
 }
 
 impl Gate {
@@ -59,7 +71,23 @@ impl Gate {
 
     /// Enters exclusively. The caller must not hold a shared guard of its own.
     pub fn exclusive(&self) -> Exclusive<'_> {
-        Exclusive { _guards: self.slots.iter().map(|s| s.0.write()).collect() }
+        self.exclusive_noting_wait().0
+    }
+
+    /// Enters exclusively, and says whether that meant waiting for someone (the caller's idea
+    /// of the time may then be stale).
+    pub fn exclusive_noting_wait(&self) -> (Exclusive<'_>, bool) {
+        let mut waited = false;
+        for s in self.slots.iter() {
+            // SAFETY: the raw lock is only locked here; the returned value unlocks it on drop,
+            // exactly once, as a write guard would.
+            let raw = unsafe { s.0.raw() };
+            if !raw.try_lock_exclusive() {
+                raw.lock_exclusive();
+                waited = true;
+            }
+        }
+        (Exclusive { gate: self }, waited)
     }
 }
 

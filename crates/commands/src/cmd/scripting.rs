@@ -133,7 +133,8 @@ fn run_script(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro_command: bool)
         let caller = ctx.conn.info.clone();
         ctx.exclusive(|ctx| {
             let threshold = srv.config.busy_reply_threshold.load(Relaxed);
-            srv.scripts.begin(ctx.worker, srv.clock.mono_ms());
+            // The batch's time, read again if entering the gate meant waiting.
+            srv.scripts.begin(ctx.worker, ctx.now);
             let Local { engine, conn, reply } = local;
             conn.db = ctx.conn.db;
             conn.no_block = true;
