@@ -25,9 +25,11 @@ pub type Shared = ArcRwLockReadGuard<RawRwLock, ()>;
 
 /// Exclusive passage: every slot, held in order (released in reverse on drop). It holds the
 /// raw locks rather than a vector of guards: a script takes the gate on every call, and the
-/// vector was an allocation each time.
+/// vector was an allocation each time. Not `Send`, as the guards were not: the locks are
+/// released on the thread that took them.
 pub struct Exclusive<'a> {
     gate: &'a Gate,
+    _not_send: std::marker::PhantomData<*const ()>,
 }
 
 impl Drop for Exclusive<'_> {
@@ -87,7 +89,7 @@ impl Gate {
                 waited = true;
             }
         }
-        (Exclusive { gate: self }, waited)
+        (Exclusive { gate: self, _not_send: std::marker::PhantomData }, waited)
     }
 }
 
