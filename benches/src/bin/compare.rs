@@ -532,7 +532,7 @@ fn storm(o: &Opts, redis: &Server, tumbler: &Server) {
                 pipeline(
                     s.port,
                     (i..end).map(|k| {
-                        let left = 1000 + k * 2500 / n - start.elapsed().as_millis() as u64;
+                        let left = (1000 + k * 2500 / n).saturating_sub(start.elapsed().as_millis() as u64);
                         vec![
                             b"SET".to_vec(),
                             format!("storm:{k}").into_bytes(),
