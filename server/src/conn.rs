@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tumbler_commands::blocking::{BlockRequest, Outcome};
-use tumbler_commands::{dispatch, ClientInfo, Conn, Ctx, ReplyMode, Server};
+use tumbler_commands::{dispatch, ClientInfo, Conn, Ctx, Passage, ReplyMode, Server};
 use tumbler_proto::{Limits, Parser, Reply, Step};
 
 /// Initial (and minimum) read buffer capacity, as Redis' PROTO_IOBUF_LEN.
@@ -237,7 +237,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         let mut end = BatchEnd::NeedInput;
         // The clock is read once the gate is passed: waiting for a script must not age the
         // TTLs this batch sets.
-        let mut gate = srv.enter(self.worker);
+        let mut gate: Option<Passage> = srv.enter(self.worker).map(Passage::from);
         let mut now = self.start_commands();
         let t0 = self.conn.cmd_start_us;
         loop {
@@ -247,7 +247,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
                     srv.gate.try_shared_for(self.worker, Duration::ZERO)
                 } else {
                     srv.enter(self.worker)
-                };
+                }
+                .map(Passage::from);
                 if gate.is_some() {
                     now = self.start_commands();
                 }
@@ -309,7 +310,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
                 if !self.flush().await {
                     return None;
                 }
-                gate = srv.enter(self.worker);
+                gate = srv.enter(self.worker).map(Passage::from);
                 now = self.start_commands();
             }
         }

@@ -238,6 +238,44 @@ fn no_client_observes_a_half_run_script() {
     assert!(reads > 0);
 }
 
+/// A batch that runs a script keeps the gate to its end (a pipeline of scripts passes it once):
+/// the commands after the script in that batch run as usual, transactions included, and a
+/// client on the other worker still gets through between batches.
+#[test]
+fn pipelined_scripts_keep_the_gate_for_their_batch_only() {
+    let t = Tumbler::start(&[("io-threads", "2")]);
+    let addr = t.addr();
+    let other = std::thread::spawn(move || {
+        let mut o = RawConn::connect(addr).unwrap();
+        for i in 1..=500i64 {
+            assert_eq!(int(&o.cmd_str(&["INCR", "other"])), i);
+        }
+    });
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    let incr = b"return redis.call('incr', KEYS[1])";
+    let rounds = 300;
+    for i in 1..=rounds {
+        let mut batch = tumbler_tests::resp::encode(&[b"EVAL", incr, b"1", b"a"]);
+        batch.extend(tumbler_tests::resp::encode(&[b"GET", b"a"]));
+        batch.extend(tumbler_tests::resp::encode(&[b"INCR", b"b"]));
+        batch.extend(tumbler_tests::resp::encode(&[b"EVAL", incr, b"1", b"a"]));
+        batch.extend(tumbler_tests::resp::encode(&[b"MULTI"]));
+        batch.extend(tumbler_tests::resp::encode(&[b"INCR", b"b"]));
+        batch.extend(tumbler_tests::resp::encode(&[b"EXEC"]));
+        c.send(&batch).unwrap();
+        let a = 2 * i - 1;
+        assert_eq!(int(&c.read_reply().unwrap()), a);
+        assert_eq!(c.read_reply().unwrap(), format!("${}\r\n{a}\r\n", a.to_string().len()).into_bytes());
+        assert_eq!(int(&c.read_reply().unwrap()), 2 * i - 1);
+        assert_eq!(int(&c.read_reply().unwrap()), a + 1);
+        assert_eq!(c.read_reply().unwrap(), b"+OK\r\n");
+        assert_eq!(c.read_reply().unwrap(), b"+QUEUED\r\n");
+        assert_eq!(c.read_reply().unwrap(), format!("*1\r\n:{}\r\n", 2 * i).into_bytes());
+    }
+    other.join().expect("the other client got through");
+    assert_eq!(c.cmd_str(&["GET", "other"]), b"$3\r\n500\r\n");
+}
+
 /// With a single worker thread, stuck in a script, the acceptor serves new connections itself:
 /// SCRIPT KILL still gets through. (A connection made before the script turned busy belongs to
 /// the stuck worker and waits for it, so the admin connects after the threshold.)

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::time::Instant;
-use tumbler_commands::{dispatch, ClientInfo, Config, Conn, Ctx, Server};
+use tumbler_commands::{dispatch, ClientInfo, Config, Conn, Ctx, Passage, Server};
 use tumbler_expiry::SystemClock;
 use tumbler_proto::{Limits, Parser, Reply, Step};
 
@@ -109,7 +109,7 @@ fn run(srv: &Server, conn: &mut Conn, reply: &mut Reply, input: &[u8]) -> usize 
     let mut out = 0;
     let limits = Limits { max_bulk_len: 512 << 20, unauthenticated: false };
     while pos < input.len() {
-        let mut gate = Some(srv.gate.shared(0));
+        let mut gate = Some(Passage::from(srv.gate.shared(0)));
         let us = srv.clock.mono_us();
         conn.cmd_start_us = us;
         let mut now = us / 1000;

@@ -38,7 +38,7 @@ pub use spec::CommandSpec;
 /// The ACL library, for the server crate (config-file `user` directives).
 pub use tumbler_acl;
 
-use tumbler_keyspace::gate::Shared;
+use tumbler_keyspace::gate::{Exclusive, Shared};
 use tumbler_proto::Reply;
 
 /// Everything a handler needs: the shared server, this connection, its reply buffer, and the
@@ -54,10 +54,26 @@ pub struct Ctx<'a> {
     pub now: u64,
     /// Index of the worker thread running this connection (statistics and gate slot).
     pub worker: usize,
-    /// Shared passage through the gate, held for the batch; dropped and retaken around
-    /// commands that need the keyspace to themselves. `None` while a busy script holds the
-    /// gate: then only commands flagged `allow-busy` run, the others get -BUSY.
-    pub gate: Option<Shared>,
+    /// Passage through the gate, held for the batch: shared, until a command that needs the
+    /// keyspace to itself (a script, EXEC) takes it exclusively, which the batch then keeps
+    /// to its end (a pipeline of scripts passes the gate once, not once a script, and other
+    /// workers wait at most a batch). `None` while a busy script holds the gate: then only
+    /// commands flagged `allow-busy` run, the others get -BUSY.
+    pub gate: Option<Passage>,
+}
+
+/// How a batch holds the gate ([`Ctx::gate`]).
+pub enum Passage {
+    /// Alongside the other workers.
+    Shared(Shared),
+    /// Alone.
+    Exclusive(Exclusive),
+}
+
+impl From<Shared> for Passage {
+    fn from(s: Shared) -> Self {
+        Passage::Shared(s)
+    }
 }
 
 /// An error a handler returns instead of a reply; rendered by the dispatcher.
@@ -133,19 +149,28 @@ impl Ctx<'_> {
             // Already alone (a command inside EXEC): entering again would wait for ourselves.
             return f(self);
         }
-        let had_shared = self.gate.take().is_some();
-        let out = {
-            let (_x, waited) = self.srv.gate.exclusive_noting_wait();
-            if waited {
-                self.now = self.srv.clock.mono_ms().max(self.now);
-            }
+        if matches!(self.gate, Some(Passage::Exclusive(_))) {
+            // An earlier command of this batch took the gate and kept it.
             self.conn.exclusive = true;
             let out = f(self);
             self.conn.exclusive = false;
-            out
-        };
+            self.now = self.srv.clock.mono_ms().max(self.now);
+            return out;
+        }
+        let had_shared = self.gate.take().is_some();
+        let (x, waited) = self.srv.gate.exclusive_noting_wait();
+        if waited {
+            self.now = self.srv.clock.mono_ms().max(self.now);
+        }
+        self.conn.exclusive = true;
+        let out = f(self);
+        self.conn.exclusive = false;
         if had_shared {
-            self.gate = Some(self.srv.gate.shared(self.worker));
+            // Kept for the rest of the batch (see `gate`).
+            self.gate = Some(Passage::Exclusive(x));
+        } else {
+            // Busy mode: another worker's script had the gate; give it back as it was.
+            drop(x);
         }
         self.now = self.srv.clock.mono_ms().max(self.now);
         out

@@ -16,7 +16,7 @@ struct Slot(Arc<RwLock<()>>);
 
 /// A reader-writer gate with one reader slot per participant.
 pub struct Gate {
-    slots: Box<[Slot]>,
+    slots: Arc<[Slot]>,
 }
 
 /// Shared passage through one slot. It owns a reference to its slot, so a connection can keep
@@ -25,16 +25,17 @@ pub type Shared = ArcRwLockReadGuard<RawRwLock, ()>;
 
 /// Exclusive passage: every slot, held in order (released in reverse on drop). It holds the
 /// raw locks rather than a vector of guards: a script takes the gate on every call, and the
-/// vector was an allocation each time. Not `Send`, as the guards were not: the locks are
-/// released on the thread that took them.
-pub struct Exclusive<'a> {
-    gate: &'a Gate,
+/// vector was an allocation each time. It shares the slots rather than borrowing the gate, so
+/// that a batch can keep it. Not `Send`, as the guards were not: the locks are released on the
+/// thread that took them.
+pub struct Exclusive {
+    slots: Arc<[Slot]>,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
-impl Drop for Exclusive<'_> {
+impl Drop for Exclusive {
     fn drop(&mut self) {
-        for s in self.gate.slots.iter().rev() {
+        for s in self.slots.iter().rev() {
             // SAFETY: `Gate::exclusive` locked every slot exclusively for this value, and
             // nothing else unlocks them.
             unsafe { s.0.raw().unlock_exclusive() }
@@ -72,13 +73,13 @@ impl Gate {
     }
 
     /// Enters exclusively. The caller must not hold a shared guard of its own.
-    pub fn exclusive(&self) -> Exclusive<'_> {
+    pub fn exclusive(&self) -> Exclusive {
         self.exclusive_noting_wait().0
     }
 
     /// Enters exclusively, and says whether that meant waiting for someone (the caller's idea
     /// of the time may then be stale).
-    pub fn exclusive_noting_wait(&self) -> (Exclusive<'_>, bool) {
+    pub fn exclusive_noting_wait(&self) -> (Exclusive, bool) {
         let mut waited = false;
         for s in self.slots.iter() {
             // SAFETY: the raw lock is only locked here; the returned value unlocks it on drop,
@@ -89,7 +90,7 @@ impl Gate {
                 waited = true;
             }
         }
-        (Exclusive { gate: self, _not_send: std::marker::PhantomData }, waited)
+        (Exclusive { slots: Arc::clone(&self.slots), _not_send: std::marker::PhantomData }, waited)
     }
 }
 

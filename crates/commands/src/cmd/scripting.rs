@@ -239,6 +239,7 @@ impl Host for ScriptHost<'_> {
             gate: None,
         };
         crate::dispatch::call(&mut ctx, id, argv);
+        drop(ctx);
         out.extend_from_slice(self.reply.as_bytes());
         let n = self.reply.len();
         self.reply.consume(n);
