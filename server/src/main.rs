@@ -5,6 +5,7 @@ use mimalloc::MiMalloc;
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use tumbler_commands::config::Config;
+use tumbler_expiry::SystemClock;
 use tumbler_server::{conf, logging, start, StartOptions};
 
 /// The global allocator: mimalloc, with a byte count for INFO's `used_memory` (and, later,
@@ -138,6 +139,14 @@ fn main() {
         std::process::exit(1);
     }
     if cl.test_config {
+        // The users too, as startup would load them: `user` directives and the `aclfile`
+        // (Redis' --test-config reads no aclfile; a node that then refused to start because
+        // of it would be found out only at its restart).
+        let srv = tumbler_commands::Server::new(cfg, std::sync::Arc::new(SystemClock::new()), 1, config_file);
+        if let Err(e) = srv.init_acl() {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
         println!("Configuration test passed");
         return;
     }

@@ -87,6 +87,31 @@ fn the_shipped_systemd_unit_verifies() {
     assert!(out.status.success() && ours.is_empty(), "systemd-analyze verify: {text}");
 }
 
+/// --test-config also loads the users: an aclfile that startup would refuse fails the test,
+/// naming the file and line; a good one passes.
+#[test]
+fn test_config_checks_the_aclfile() {
+    let dir = tempfile::tempdir().unwrap();
+    let acl = dir.path().join("users.acl");
+    let conf = dir.path().join("tumbler.conf");
+    std::fs::write(&conf, format!("aclfile {}\n", acl.display())).unwrap();
+    std::fs::write(&acl, "user default on nopass ~* &* +@all\nuser locks on >secret ~lock:* +get +set +del\n").unwrap();
+    let (code, out, err) = run(&["--test-config", conf.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Configuration test passed"), "{out}");
+
+    std::fs::write(&acl, "user default on nopass ~* &* +@all\nuser locks on >secret +nosuchcommand\n").unwrap();
+    let (code, out, err) = run(&["--test-config", conf.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(!out.contains("Configuration test passed"), "{out}");
+    assert!(err.contains("ACL errors") && err.contains("nosuchcommand"), "{err}");
+
+    // The same file stops a real start, with the same message.
+    let (code, _, start_err) = run(&[conf.to_str().unwrap(), "--port", "0"]);
+    assert_eq!(code, 1);
+    assert!(start_err.contains("nosuchcommand"), "{start_err}");
+}
+
 #[test]
 fn config_file_then_command_line() {
     let dir = tempfile::tempdir().unwrap();
