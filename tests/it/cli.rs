@@ -368,7 +368,7 @@ fn acquire_and_release_over_tls() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     tumbler_tests::tls_certificates(d);
-    let procs: Vec<(TumblerProcess, u16)> = (0..3).map(|_| crate::redlock::tls_tumbler(d)).collect();
+    let procs: Vec<(TumblerProcess, u16)> = (0..3).map(|_| crate::tls::server(d, "yes")).collect();
     let urls = procs.iter().map(|(_, p)| format!("rediss://127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
     let p = |f: &str| d.join(f).display().to_string();
     let (ca, cert, key) = (p("ca.crt"), p("client.crt"), p("client.key"));

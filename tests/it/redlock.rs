@@ -4,7 +4,6 @@
 //! nodes down, fencing tokens across holders and restarts, and TLS (`rediss://`) with client
 //! certificates.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -307,30 +306,6 @@ async fn auth_databases_and_resp3() {
     assert_eq!("rediss://127.0.0.1:1".parse::<NodeAddr>().unwrap().transport, Transport::Tls);
 }
 
-/// A tumbler-server with a TLS port (certificates from `tumbler_tests::tls_certificates` in `dir`) that
-/// requires client certificates; returns it and its TLS port.
-pub(crate) fn tls_tumbler(dir: &Path) -> (TumblerProcess, u16) {
-    let tls_port = tumbler_tests::free_port();
-    let p = |f: &str| dir.join(f).display().to_string();
-    let (cert, key, ca, port) = (p("server.crt"), p("server.key"), p("ca.crt"), tls_port.to_string());
-    let t = TumblerProcess::start(&[
-        "--tls-port",
-        &port,
-        "--tls-cert-file",
-        &cert,
-        "--tls-key-file",
-        &key,
-        "--tls-ca-cert-file",
-        &ca,
-        "--tls-auth-clients",
-        "yes",
-    ]);
-    // The server binds its plain port first (which is what `start` waits for), then the TLS one.
-    let tls_addr = std::net::SocketAddr::from(([127, 0, 0, 1], tls_port));
-    assert!(tumbler_tests::wait_listening(tls_addr, Duration::from_secs(10)), "the TLS port {tls_port} is not up");
-    (t, tls_port)
-}
-
 /// Loopback timeouts with room for TLS handshakes (key exchange and certificate checks) on a
 /// busy machine: a node that misses its slot would leave the lock on a bare majority.
 fn tls_opts(tls: TlsOptions) -> Options {
@@ -346,7 +321,7 @@ async fn redlock_over_tls_with_client_certificates() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     tumbler_tests::tls_certificates(d);
-    let nodes: Vec<(TumblerProcess, u16)> = (0..3).map(|_| tls_tumbler(d)).collect();
+    let nodes: Vec<(TumblerProcess, u16)> = (0..3).map(|_| crate::tls::server(d, "yes")).collect();
     let urls = nodes.iter().map(|(_, p)| format!("rediss://127.0.0.1:{p}")).collect::<Vec<_>>().join(",");
     let tls = TlsOptions::with_ca(d.join("ca.crt")).client_cert(d.join("client.crt"), d.join("client.key"));
     let c = Redlock::from_urls(&urls, tls_opts(tls.clone())).unwrap();

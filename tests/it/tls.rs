@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tumbler_tests::{free_port, TumblerProcess};
 
-fn server(dir: &Path, auth: &str) -> (TumblerProcess, u16) {
+/// A tumbler-server with a TLS port (certificates from `tumbler_tests::tls_certificates` in
+/// `dir`) and `tls-auth-clients auth`; returns it and its TLS port.
+pub(crate) fn server(dir: &Path, auth: &str) -> (TumblerProcess, u16) {
     let tls_port = free_port();
     let p = |f: &str| dir.join(f).display().to_string();
     let (cert, key, ca) = (p("server.crt"), p("server.key"), p("ca.crt"));

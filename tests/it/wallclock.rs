@@ -7,7 +7,7 @@
 //! under the same shim fail, which shows they can (scripts/redis-clock-step.sh demonstrates it).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tumbler_tests::resp::{parse, RawConn, Value};
@@ -24,18 +24,8 @@ struct Shim {
 
 impl Shim {
     fn build() -> Shim {
-        assert!(have("cc"), "a C compiler (cc) is needed to build tests/shim/clockshift.c: apt-get install gcc");
         let dir = tempfile::tempdir().unwrap();
-        let lib = dir.path().join("libclockshift.so");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("shim/clockshift.c");
-        let out = Command::new("cc")
-            .args(["-shared", "-fPIC", "-O2", "-Wall", "-o"])
-            .arg(&lib)
-            .arg(&src)
-            .arg("-ldl")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "building {}: {}", src.display(), String::from_utf8_lossy(&out.stderr));
+        let lib = tumbler_tests::faults::build_clock_shim(dir.path());
         let offset_file = dir.path().join("offset");
         let shim = Shim { dir, lib, offset_file };
         shim.set_offset_ms(0);

@@ -148,6 +148,22 @@ impl Drop for Fleet {
     }
 }
 
+/// Compiles tests/shim/clockshift.c into `dir` with `cc` and returns the library's path.
+pub fn build_clock_shim(dir: &Path) -> PathBuf {
+    assert!(crate::have("cc"), "a C compiler (cc) is needed to build tests/shim/clockshift.c: apt-get install gcc");
+    let lib = dir.join("libclockshift.so");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("shim/clockshift.c");
+    let out = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-O2", "-Wall", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .arg("-ldl")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "building {}: {}", src.display(), String::from_utf8_lossy(&out.stderr));
+    lib
+}
+
 /// tests/shim/clockshift.c built into a temporary directory, with one wall-clock offset file per
 /// node: a process started with [`ClockShim::env`]`(i)` reads CLOCK_REALTIME (and
 /// gettimeofday, time) as real time plus the seconds in file `i`, which
@@ -160,18 +176,8 @@ pub struct ClockShim {
 impl ClockShim {
     /// Builds the library with `cc` (needs a C compiler).
     pub fn build() -> ClockShim {
-        assert!(crate::have("cc"), "a C compiler (cc) is needed to build tests/shim/clockshift.c");
         let dir = tempfile::tempdir().unwrap();
-        let lib = dir.path().join("libclockshift.so");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("shim/clockshift.c");
-        let out = std::process::Command::new("cc")
-            .args(["-shared", "-fPIC", "-O2", "-Wall", "-o"])
-            .arg(&lib)
-            .arg(&src)
-            .arg("-ldl")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "building {}: {}", src.display(), String::from_utf8_lossy(&out.stderr));
+        let lib = build_clock_shim(dir.path());
         ClockShim { dir, lib }
     }
 

@@ -29,6 +29,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tumbler_benches::CAD;
 
 const CLIENTS: &str = "50";
 const KEYSPACE: u64 = 100_000;
@@ -191,9 +192,6 @@ struct Sample {
     p99_ms: f64,
     cpu_ns_per_req: f64,
 }
-
-/// The compare-and-delete release of Redlock-style clients, in its most common form.
-const CAD: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 /// The command a workload sends, and whether it needs the lock keys loaded first.
 fn workload_args(w: &str) -> (Vec<String>, bool) {

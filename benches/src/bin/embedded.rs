@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 use std::time::Instant;
+use tumbler_benches::{resp, CAD};
 use tumbler_commands::{dispatch, ClientInfo, Config, Conn, Ctx, Passage, Server};
 use tumbler_expiry::SystemClock;
 use tumbler_proto::{Limits, Parser, Reply, Step};
@@ -17,19 +18,6 @@ use tumbler_proto::{Limits, Parser, Reply, Step};
 /// The server's allocator, so that allocation costs are the server's.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// The compare-and-delete release every Redlock-style client runs, in its most common form.
-const CAD: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-
-fn resp(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
 
 fn sha1_hex(s: &str) -> String {
     String::from_utf8(tumbler_scripting::sha1_hex(s.as_bytes()).to_vec()).unwrap_or_default()

@@ -10,6 +10,7 @@
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+use tumbler_benches::resp;
 use tumbler_expiry::{TimerId, Wheel};
 use tumbler_keyspace::{Keyspace, NewValue, Ttl};
 use tumbler_proto::{Limits, Parser, Reply, Step};
@@ -29,16 +30,6 @@ fn bench(name: &str, rounds: usize, ops: usize, mut f: impl FnMut()) {
         })
         .collect();
     println!("{name:<40} {:>10.1}", median(samples));
-}
-
-fn resp(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
 
 const TOKEN: &[u8] = b"01234567890123456789";
