@@ -9,6 +9,7 @@
 # server is shut down (so neither startup nor shutdown is counted).
 #
 # Usage: scripts/bench-instructions.sh [--requests 200000] [--workloads set-nx-px,get,evalsha-cad]
+#        (also: del, pexpire)
 #        [--no-build]
 # Needs redis-server and redis-benchmark (7.0.15 is the reference), valgrind, a Rust toolchain
 # unless --no-build.
@@ -71,6 +72,8 @@ count() {
   case $workload in
     set-nx-px) cmd=(SET lock:__rand_int__ "$token" NX PX 30000) ;;
     get) cmd=(GET lock:__rand_int__) ;;
+    del) cmd=(DEL lock:__rand_int__) ;;
+    pexpire) cmd=(PEXPIRE lock:__rand_int__ 30000) ;;
     evalsha-cad)
       local sha
       sha=$(redis-cli -p "$port" script load "$cad")

@@ -50,6 +50,12 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts Debian's redis-server with the settings both sides of the differential tests use.
     pub fn start(extra: &[&str]) -> RedisServer {
+        Self::start_from(None, extra)
+    }
+
+    /// As [`RedisServer::start`], reading the configuration file `conf` first (CONFIG REWRITE
+    /// writes to it).
+    pub fn start_from(conf: Option<&Path>, extra: &[&str]) -> RedisServer {
         for _ in 0..5 {
             let port = free_port();
             let dir = tempfile::tempdir().unwrap();
@@ -72,6 +78,7 @@ impl RedisServer {
             args.push(dir.path().display().to_string());
             args.extend(extra.iter().map(|s| s.to_string()));
             let child = Command::new("redis-server")
+                .args(conf)
                 .args(&args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -118,14 +118,16 @@ pub fn config_resetstat(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// CONFIG REWRITE: writes the current values of every parameter into the configuration file,
-/// replacing the lines that set them and keeping everything else (comments included).
+/// CONFIG REWRITE: writes the current values of every parameter, and the ACL users unless an
+/// `aclfile` keeps them, into the configuration file, replacing the lines that set them and
+/// keeping everything else (comments included).
 pub fn config_rewrite(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
     let path = &ctx.srv.config_file;
     if path.is_empty() {
         return Err("ERR The server is running without a config file".into());
     }
-    crate::config::rewrite(&ctx.srv.config, path)
+    let users = if ctx.srv.config.settings.read().aclfile.is_empty() { ctx.srv.acl.read().list() } else { Vec::new() };
+    crate::config::rewrite(&ctx.srv.config, &users, path)
         .map_err(|e| CmdError::msg(format!("ERR Rewriting config file: {e}")))?;
     ctx.reply.ok();
     Ok(())
