@@ -75,7 +75,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>
     if !tls {
         return serve_stream(stream, peer, local, fd, ctl, worker).await;
     }
-    let Some(config) = ctl.tls.clone() else { return };
+    let Some(config) = ctl.tls.read().clone() else { return };
     let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
         Ok(Ok(s)) => serve_stream(s, peer, local, fd, ctl, worker).await,

@@ -41,8 +41,9 @@ fn lower_priority(nice: i32) {
 /// Shared by every thread of a running server.
 pub(crate) struct Control {
     pub(crate) srv: Arc<Server>,
-    /// The TLS configuration when `tls-port` is set.
-    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    /// The TLS configuration when `tls-port` is set; CONFIG SET of a `tls-*` file replaces it
+    /// for the connections that come after.
+    pub(crate) tls: parking_lot::RwLock<Option<Arc<rustls::ServerConfig>>>,
     stop_tx: watch::Sender<bool>,
     pub(crate) stop_rx: watch::Receiver<bool>,
 }
@@ -254,7 +255,14 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
     srv.port.store(u64::from(addrs[0].port()), Relaxed);
     srv.config.running.store(true, Relaxed);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let ctl = Arc::new(Control { srv: srv.clone(), tls: tls_config, stop_tx, stop_rx });
+    let ctl = Arc::new(Control { srv: srv.clone(), tls: parking_lot::RwLock::new(tls_config), stop_tx, stop_rx });
+    let weak = Arc::downgrade(&ctl);
+    let _ = srv.tls_reload.set(Box::new(move |t| {
+        let Some(ctl) = weak.upgrade().filter(|_| t.port > 0) else { return Ok(()) };
+        *ctl.tls.write() = Some(tls::server_config(t)?);
+        tracing::info!("TLS configuration reloaded");
+        Ok(())
+    }));
 
     let mut threads = Vec::new();
     let mut senders = Vec::new();

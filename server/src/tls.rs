@@ -25,11 +25,17 @@ pub fn server_config(t: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
     let wanted: Vec<String> = t.protocols.split_whitespace().map(str::to_ascii_lowercase).collect();
+    if let Some(p) = wanted.iter().find(|p| !matches!(p.as_str(), "tlsv1" | "tlsv1.1" | "tlsv1.2" | "tlsv1.3")) {
+        return Err(format!("invalid tls-protocols '{p}' (TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3)"));
+    }
     if wanted.is_empty() || wanted.iter().any(|p| p == "tlsv1.2") {
         versions.push(&rustls::version::TLS12);
     }
     if wanted.is_empty() || wanted.iter().any(|p| p == "tlsv1.3") {
         versions.push(&rustls::version::TLS13);
+    }
+    if versions.is_empty() {
+        return Err(format!("tls-protocols '{}': tumbler speaks TLSv1.2 and TLSv1.3 only", t.protocols));
     }
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)

@@ -2,9 +2,11 @@
 //! tried with `redis-cli --tls` and with redis-py's Lock. Client certificates are required,
 //! optional or not asked for, as `tls-auth-clients` says; one signed by another CA is refused.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tumbler_tests::{free_port, TumblerProcess};
+use tumbler_tests::resp::RawConn;
+use tumbler_tests::{free_port, RedisServer, TumblerProcess};
 
 /// A tumbler-server with a TLS port (certificates from `tumbler_tests::tls_certificates` in
 /// `dir`) and `tls-auth-clients auth`; returns it and its TLS port.
@@ -111,4 +113,84 @@ print("ok")
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Certificate rotation: CONFIG SET of the `tls-*` files reloads them for new connections, even
+/// with the same paths, and a set that does not load is refused and changes nothing. The same
+/// steps run against redis-server and tumbler must end the same way, reply for reply.
+#[test]
+fn config_set_reloads_certificates_as_redis_does() {
+    let redis = rotation(|d| {
+        let tls_port = free_port();
+        let p = |f: &str| d.join(f).display().to_string();
+        let (port, cert, key, ca) = (tls_port.to_string(), p("server.crt"), p("server.key"), p("ca.crt"));
+        let args = ["--tls-port", &port, "--tls-cert-file", &cert, "--tls-key-file", &key, "--tls-ca-cert-file", &ca];
+        let s = RedisServer::start(&[&args[..], &["--tls-auth-clients", "yes"]].concat());
+        let addr = s.addr();
+        (Box::new(s) as Box<dyn std::any::Any>, addr, tls_port)
+    });
+    let tumbler = rotation(|d| {
+        let (t, tls_port) = server(d, "yes");
+        let addr = t.addr();
+        (Box::new(t) as Box<dyn std::any::Any>, addr, tls_port)
+    });
+    assert_eq!(redis, tumbler);
+    // And they are the outcomes a rotation should have.
+    let ok = |s: &str| s.to_string();
+    let expected = [
+        ok("old: PONG"),
+        ok("-ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. Check server logs.\r\n"),
+        ok("tls-cert-file unchanged: true"),
+        ok("-ERR CONFIG SET failed (possibly related to argument 'tls-protocols') - Unable to update TLS configuration. Check server logs.\r\n"),
+        ok("old: PONG"),
+        ok("+OK\r\n"),
+        ok("new: PONG"),
+        ok("old: refused"),
+        ok("+OK\r\n"),
+        ok("old: PONG"),
+        ok("new: refused"),
+    ];
+    assert_eq!(tumbler, expected);
+}
+
+/// The rotation steps of [`config_set_reloads_certificates_as_redis_does`] against the server
+/// `start` starts (from the certificates in the directory it is given, `tls-auth-clients yes`;
+/// it returns the server, its plain address and its TLS port); what each step gave.
+fn rotation(start: impl Fn(&Path) -> (Box<dyn std::any::Any>, SocketAddr, u16)) -> Vec<String> {
+    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (d, n) = (old.path(), new.path());
+    tumbler_tests::tls_certificates(d);
+    tumbler_tests::tls_certificates(n);
+    let (_server, addr, tls_port) = start(d);
+    let mut c = RawConn::connect(addr).unwrap();
+    let p = |dir: &Path, f: &str| dir.join(f).display().to_string();
+    let mut out = Vec::new();
+    let set = |c: &mut RawConn, args: &[String]| {
+        let mut cmd = vec!["CONFIG", "SET"];
+        cmd.extend(args.iter().map(String::as_str));
+        String::from_utf8_lossy(&c.cmd_str(&cmd)).into_owned()
+    };
+    let ping = |name: &str, dir: &Path| {
+        let served = cli(dir, tls_port, Some("client"), &["PING"]).0 == "PONG";
+        format!("{name}: {}", if served { "PONG" } else { "refused" })
+    };
+    out.push(ping("old", d));
+    out.push(set(&mut c, &["tls-cert-file".into(), p(n, "missing.crt"), "tls-key-file".into(), p(n, "server.key")]));
+    let cert = c.cmd_str(&["CONFIG", "GET", "tls-cert-file"]);
+    out.push(format!("tls-cert-file unchanged: {}", String::from_utf8_lossy(&cert).contains(&p(d, "server.crt"))));
+    out.push(set(&mut c, &["tls-protocols".into(), "bogus".into()]));
+    out.push(ping("old", d));
+    let rotate = ["tls-cert-file", "server.crt", "tls-key-file", "server.key", "tls-ca-cert-file", "ca.crt"];
+    let to_new: Vec<String> = rotate.chunks(2).flat_map(|kv| [kv[0].to_string(), p(n, kv[1])]).collect();
+    out.push(set(&mut c, &to_new));
+    out.push(ping("new", n));
+    out.push(ping("old", d));
+    // The same paths with the old contents: setting them again reloads.
+    for f in ["server.crt", "server.key", "ca.crt"] {
+        std::fs::copy(d.join(f), n.join(f)).unwrap();
+    }
+    out.push(set(&mut c, &to_new));
+    out.push(ping("old", d));
+    out.push(ping("new", n));
+    out
 }

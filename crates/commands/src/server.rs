@@ -65,7 +65,14 @@ pub struct Server {
     pub port: AtomicU64,
     /// Number of worker threads.
     pub workers: usize,
+    /// Rebuilds the TLS configuration after CONFIG SET changed a `tls-*` setting. The network
+    /// layer installs it at startup; without it the values are only stored, as with TLS off.
+    pub tls_reload: std::sync::OnceLock<TlsReload>,
 }
+
+/// See [`Server::tls_reload`]: given the new settings, applies them to new TLS connections or
+/// says why it cannot, leaving the running configuration as it was.
+pub type TlsReload = Box<dyn Fn(&crate::config::TlsSettings) -> Result<(), String> + Send + Sync>;
 
 impl Server {
     /// Builds the shared state for `config`, with `workers` worker threads.
@@ -105,6 +112,7 @@ impl Server {
             config_file,
             port: AtomicU64::new(0),
             workers,
+            tls_reload: std::sync::OnceLock::new(),
         }
     }
 

@@ -88,14 +88,17 @@ pub fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     let cfg = &ctx.srv.config;
     let mut applied: Vec<(&crate::config::Param, String)> = Vec::new();
+    let undo = |applied: &[(&crate::config::Param, String)]| {
+        for (q, old) in applied.iter().rev() {
+            let _ = q.set(cfg, old.as_bytes());
+        }
+    };
     for (p, name, value) in &params {
         let old = p.get(cfg);
         match p.set(cfg, value) {
             Ok(()) => applied.push((p, old)),
             Err(e) => {
-                for (q, old) in applied.iter().rev() {
-                    let _ = q.set(cfg, old.as_bytes());
-                }
+                undo(&applied);
                 let why = match e {
                     SetError::Invalid(s) => s,
                     SetError::Immutable => "can't set immutable config".into(),
@@ -103,6 +106,19 @@ pub fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
                 };
                 return Err(failed(name, &why));
             }
+        }
+    }
+    // As Redis, setting a TLS file reloads it even when the path is the same (certificate
+    // rotation); a configuration that does not load restores every value set here.
+    if let Some((p, name, _)) = params.iter().find(|(p, _, _)| p.name.starts_with("tls-")) {
+        let tls = cfg.settings.read().tls.clone();
+        if let Some(Err(e)) = ctx.srv.tls_reload.get().map(|reload| reload(&tls)) {
+            tracing::warn!(
+                "Failed applying new configuration. Possibly related to new {} setting. Restoring previous settings. ({e})",
+                p.name
+            );
+            undo(&applied);
+            return Err(failed(name, "Unable to update TLS configuration. Check server logs."));
         }
     }
     ctx.srv.apply_config();
