@@ -6,8 +6,8 @@
 //! flags (`F::EXCLUSIVE`, `F::EXTENSION`) are not shown by COMMAND INFO.
 
 use crate::cmd::{
-    acl, connection, hashes, introspection, keys, lists, lock, pubsub, scripting, server, sets, strings, transactions,
-    zsets,
+    acl, connection, hashes, introspection, keys, lists, lock, memory, pubsub, scripting, server, sets, strings,
+    transactions, zsets,
 };
 use crate::spec::{Begin, CommandSpec, Find, KeySpec, C, F, KS};
 
@@ -1142,6 +1142,89 @@ pub static TABLE: &[CommandSpec] = &[
                     find: Find::Range { lastkey: 0, step: 1, limit: 0 },
                 }],
                 handler: server::object_refcount,
+                ..CommandSpec::DEFAULT
+            },
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "role",
+        arity: 1,
+        flags: F::NOSCRIPT | F::LOADING | F::STALE | F::FAST,
+        acl: C::ADMIN | C::FAST | C::DANGEROUS,
+        legacy_keys: (0, 0, 0),
+        handler: server::role,
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "memory",
+        arity: -2,
+        flags: F::NONE,
+        acl: C::SLOW,
+        legacy_keys: (0, 0, 0),
+        subcommands: &[
+            CommandSpec {
+                name: "stats",
+                arity: 2,
+                flags: F::NONE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+                handler: memory::stats,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "usage",
+                arity: -3,
+                flags: F::READONLY,
+                acl: C::READ | C::SLOW,
+                legacy_keys: (2, 2, 1),
+                keys: &[KeySpec {
+                    notes: "",
+                    flags: KS::RO,
+                    begin: Begin::Index(2),
+                    find: Find::Range { lastkey: 0, step: 1, limit: 0 },
+                }],
+                handler: memory::usage,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "purge",
+                arity: 2,
+                flags: F::NONE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                tips: &["request_policy:all_shards", "response_policy:all_succeeded"],
+                handler: memory::purge,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "doctor",
+                arity: 2,
+                flags: F::NONE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+                handler: memory::doctor,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "malloc-stats",
+                arity: 2,
+                flags: F::NONE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"],
+                handler: memory::malloc_stats,
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "help",
+                arity: 2,
+                flags: F::LOADING | F::STALE,
+                acl: C::SLOW,
+                legacy_keys: (0, 0, 0),
+                handler: memory::help_text,
                 ..CommandSpec::DEFAULT
             },
         ],

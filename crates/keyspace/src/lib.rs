@@ -20,7 +20,7 @@ pub mod watch;
 
 pub use entry::{Entry, Kind, LockMeta, NewValue, Type, Value, NO_EXPIRE};
 pub use gate::Gate;
-pub use shard::Shard;
+pub use shard::{Shard, SLOT_BYTES};
 pub use stats::KeyspaceStats;
 pub use types::{Hash, Limits, List, Set, ZSet};
 pub use watch::{EventHook, KeyEvents, WatchFlag, Watches};
@@ -553,6 +553,17 @@ pub struct DbInfo {
     pub avg_ttl: u64,
 }
 
+/// Where one database's memory goes (MEMORY STATS).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DbMemory {
+    /// Number of keys (expired ones not yet reclaimed included, as DBSIZE counts them).
+    pub keys: usize,
+    /// Bytes of the hash tables' slots.
+    pub table_bytes: usize,
+    /// Bytes of the expiry wheels.
+    pub wheel_bytes: usize,
+}
+
 impl Keyspace {
     /// A keyspace with `databases` empty databases.
     pub fn new(databases: usize) -> Self {
@@ -799,6 +810,18 @@ impl Keyspace {
     /// Heap bytes used by all shards.
     pub fn memory(&self) -> usize {
         self.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.lock.read().memory()).sum()
+    }
+
+    /// Keys and overhead of database `db`, shard by shard (not one snapshot).
+    pub fn db_memory(&self, db: usize) -> DbMemory {
+        let mut m = DbMemory::default();
+        for s in self.dbs[db].shards.iter() {
+            let g = s.lock.read();
+            m.keys += g.len();
+            m.table_bytes += g.table_bytes();
+            m.wheel_bytes += g.wheel_bytes();
+        }
+        m
     }
 
     /// Bytes used by keys and values alone (INFO `used_memory_dataset`).

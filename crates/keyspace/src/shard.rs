@@ -13,7 +13,7 @@ use hashbrown::HashTable;
 use tumbler_expiry::{TimerId, Wheel};
 
 /// Bytes a table slot costs (the entry pointer plus hashbrown's control byte).
-const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
+pub const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
 
 /// One shard of one database.
 #[derive(Default)]
@@ -69,7 +69,17 @@ impl Shard {
 
     /// Heap bytes used by entries, table slots and the wheel.
     pub fn memory(&self) -> usize {
-        self.entry_bytes + self.table.capacity() * SLOT_BYTES + self.wheel.as_ref().map_or(0, |w| w.heap_bytes())
+        self.entry_bytes + self.table_bytes() + self.wheel_bytes()
+    }
+
+    /// Bytes of the hash table's slots (allocated capacity, used or not).
+    pub fn table_bytes(&self) -> usize {
+        self.table.capacity() * SLOT_BYTES
+    }
+
+    /// Heap bytes of the expiry wheel.
+    pub fn wheel_bytes(&self) -> usize {
+        self.wheel.as_ref().map_or(0, |w| w.heap_bytes())
     }
 
     /// Bytes used by the entries alone (keys and values).

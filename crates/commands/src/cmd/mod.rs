@@ -7,6 +7,7 @@ pub mod introspection;
 pub mod keys;
 pub mod lists;
 pub mod lock;
+pub mod memory;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;

@@ -546,6 +546,15 @@ pub fn lastsave(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// ROLE: tumbler has no replication, so it is a master with no replicas at offset 0.
+pub fn role(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    ctx.reply.array(3);
+    ctx.reply.bulk(b"master");
+    ctx.reply.int(0);
+    ctx.reply.array(0);
+    Ok(())
+}
+
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 pub fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let (mut save, mut nosave, mut abort) = (false, false, false);
