@@ -457,6 +457,9 @@ fn section(ctx: &Ctx<'_>, name: &str, o: &mut String) {
             field!(o, "expiry_lag_p50_ms", ks.lag(0.5).unwrap_or(0));
             field!(o, "expiry_lag_p99_ms", ks.lag(0.99).unwrap_or(0));
             field!(o, "expiry_lag_max_ms", ks.lag_max());
+            // Scripts that provably touch only their declared keys run beside other workers.
+            field!(o, "scripts_beside_others", srv.stats.sum(|w| &w.scripts_beside));
+            field!(o, "scripts_alone", srv.stats.sum(|w| &w.scripts_alone));
         }
         _ => {}
     }

@@ -1,9 +1,10 @@
 //! Lookup structures derived from the command table at startup: case-insensitive name lookup
 //! without allocation, dense ids for statistics, and full names (`config|get`).
 
-use crate::spec::CommandSpec;
+use crate::spec::{Begin, CommandSpec, Find, KeySpec, F, KS};
 use crate::table::TABLE;
 use std::collections::HashMap;
+use tumbler_scripting::declared::KeyRule;
 
 /// Dense index of a command or subcommand, for per-command statistics.
 pub type CommandId = u16;
@@ -98,6 +99,44 @@ impl Registry {
         // The map is keyed by (id, Vec); avoid allocating by probing with an owned key only
         // for subcommands, which are not on the hot path.
         self.subs.get(&(parent, n.to_vec())).copied()
+    }
+
+    /// How a script's `redis.call` of command `name` takes keys, for deciding whether the
+    /// script may run beside others on its declared keys' shards
+    /// ([`tumbler_scripting::declared`]): one key at argument 1, every argument a key, or, for
+    /// a few commands that touch no key at all, none. Everything else (subcommands, keys
+    /// found by keyword or count, commands that reach other databases or the whole keyspace)
+    /// is [`KeyRule::Unknown`].
+    pub fn script_key_rule(&self, name: &[u8]) -> KeyRule {
+        let Some(id) = self.lookup(name) else { return KeyRule::Unknown };
+        let spec = self.get(id).spec;
+        if !spec.subcommands.is_empty() || spec.has(F::NOSCRIPT) || spec.has(F::EXCLUSIVE) {
+            return KeyRule::Unknown;
+        }
+        if spec.keys.is_empty() {
+            // Keyless commands that read or write no keyspace state.
+            return match spec.name {
+                "ping" | "echo" | "time" | "publish" => KeyRule::NoKeys,
+                _ => KeyRule::Unknown,
+            };
+        }
+        // MOVE names one key but writes into another database.
+        if spec.name == "move" {
+            return KeyRule::Unknown;
+        }
+        match spec.keys {
+            [KeySpec { begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 }, flags, .. }]
+                if flags & KS::NOT_KEY == 0 =>
+            {
+                KeyRule::First
+            }
+            [KeySpec { begin: Begin::Index(1), find: Find::Range { lastkey: -1, step: 1, limit: 0 }, flags, .. }]
+                if flags & KS::NOT_KEY == 0 =>
+            {
+                KeyRule::All
+            }
+            _ => KeyRule::Unknown,
+        }
     }
 
     /// Top-level commands, in table order.

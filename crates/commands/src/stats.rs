@@ -60,6 +60,10 @@ pub struct WorkerStats {
     pub net_in: AtomicU64,
     /// Bytes written to clients.
     pub net_out: AtomicU64,
+    /// Scripts run beside other workers, on the shards of their declared keys.
+    pub scripts_beside: AtomicU64,
+    /// Scripts run alone, with the whole keyspace.
+    pub scripts_alone: AtomicU64,
 }
 
 impl WorkerStats {
@@ -72,6 +76,8 @@ impl WorkerStats {
             misses: AtomicU64::new(0),
             net_in: AtomicU64::new(0),
             net_out: AtomicU64::new(0),
+            scripts_beside: AtomicU64::new(0),
+            scripts_alone: AtomicU64::new(0),
         }
     }
 
@@ -132,7 +138,15 @@ impl WorkerStats {
                 b.store(0, Relaxed);
             }
         }
-        for a in [&self.commands, &self.hits, &self.misses, &self.net_in, &self.net_out] {
+        for a in [
+            &self.commands,
+            &self.hits,
+            &self.misses,
+            &self.net_in,
+            &self.net_out,
+            &self.scripts_beside,
+            &self.scripts_alone,
+        ] {
             a.store(0, Relaxed);
         }
     }

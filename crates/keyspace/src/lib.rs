@@ -28,8 +28,9 @@ pub use watch::{EventHook, KeyEvents, WatchFlag, Watches};
 use watch::KeyState;
 
 use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::cell::Cell;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -59,9 +60,82 @@ pub fn lru_clock(now_ms: u64) -> u32 {
 
 #[repr(align(128))]
 struct ShardSlot {
-    lock: RwLock<Shard>,
+    /// Only through [`ShardSlot::read`] and [`ShardSlot::write`], which respect claims.
+    rw: RwLock<Shard>,
     /// Lower bound of the shard's next timer, readable without the lock.
     next_due: AtomicU64,
+    /// The claimant (see [`Claim`]) that has this shard to itself, or 0. Set and cleared
+    /// only by the claimant; set while holding the write lock, so no one is inside the shard
+    /// at that moment, and everyone who locks it afterwards sees it.
+    owner: AtomicUsize,
+}
+
+thread_local! {
+    /// The claimant id of the script running on this thread (0: none): its own accesses to
+    /// the shards it claimed go through.
+    static CLAIMANT: Cell<usize> = const { Cell::new(0) };
+}
+
+impl ShardSlot {
+    fn new(shard: Shard) -> Self {
+        ShardSlot { rw: RwLock::new(shard), next_due: AtomicU64::new(u64::MAX), owner: AtomicUsize::new(0) }
+    }
+
+    /// Whether another thread's script has this shard to itself.
+    #[inline]
+    fn claimed_by_other(&self) -> bool {
+        let o = self.owner.load(Ordering::Acquire);
+        o != 0 && o != CLAIMANT.with(Cell::get)
+    }
+
+    /// Waits (without any lock of this shard) until no other script claims it. Claims last one
+    /// script, which cannot loop (see `tumbler_scripting::declared`): a short spin, then yields.
+    #[cold]
+    fn wait_unclaimed(&self) {
+        let mut spins = 0u32;
+        while self.claimed_by_other() {
+            if spins < 64 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// The shard for reading, once no other script claims it.
+    #[inline]
+    fn read(&self) -> RwLockReadGuard<'_, Shard> {
+        loop {
+            let g = self.rw.read();
+            if !self.claimed_by_other() {
+                return g;
+            }
+            drop(g);
+            self.wait_unclaimed();
+        }
+    }
+
+    /// The shard for writing, once no other script claims it.
+    #[inline]
+    fn write(&self) -> RwLockWriteGuard<'_, Shard> {
+        self.write_noting_wait().0
+    }
+
+    /// [`ShardSlot::write`], and whether it had to wait for another script's claim.
+    #[inline]
+    fn write_noting_wait(&self) -> (RwLockWriteGuard<'_, Shard>, bool) {
+        let mut waited = false;
+        loop {
+            let g = self.rw.write();
+            if !self.claimed_by_other() {
+                return (g, waited);
+            }
+            drop(g);
+            waited = true;
+            self.wait_unclaimed();
+        }
+    }
 }
 
 struct Db {
@@ -73,9 +147,7 @@ impl Db {
         Db {
             // Phases 65 ms apart: level-1 cascades (every 64 ms) fall on 64 different
             // milliseconds, level-2 ones (every 4,096 ms) 65 ms apart.
-            shards: (0..SHARDS as u64)
-                .map(|i| ShardSlot { lock: RwLock::new(Shard::with_phase(i * 65)), next_due: AtomicU64::new(u64::MAX) })
-                .collect(),
+            shards: (0..SHARDS as u64).map(|i| ShardSlot::new(Shard::with_phase(i * 65))).collect(),
         }
     }
 }
@@ -553,6 +625,37 @@ pub struct DbInfo {
     pub avg_ttl: u64,
 }
 
+/// Shards one script has to itself while it runs (see [`Keyspace::claim`]); dropping the
+/// claim gives them back.
+pub struct Claim<'k> {
+    ks: &'k Keyspace,
+    db: usize,
+    /// Claimed shard indexes, ascending.
+    shards: Vec<usize>,
+    waited: bool,
+}
+
+impl Claim<'_> {
+    /// Whether claiming waited for another script to finish (time has passed since).
+    pub fn waited(&self) -> bool {
+        self.waited
+    }
+
+    /// Whether `k` lies in a claimed shard.
+    pub fn covers(&self, k: &KeyRef<'_>) -> bool {
+        k.db == self.db && self.shards.binary_search(&k.shard()).is_ok()
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        for &i in &self.shards {
+            self.ks.dbs[self.db].shards[i].owner.store(0, Ordering::Release);
+        }
+        CLAIMANT.with(|c| c.set(0));
+    }
+}
+
 /// Where one database's memory goes (MEMORY STATS).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DbMemory {
@@ -599,7 +702,7 @@ impl Keyspace {
     pub fn read<R>(&self, k: KeyRef<'_>, now: u64, f: impl FnOnce(Option<&Entry>) -> R) -> R {
         let slot = self.slot(&k);
         {
-            let g = slot.lock.read();
+            let g = slot.read();
             match g.find(k.hash, k.key) {
                 Some(e) if e.is_expired(now) => {}
                 None => {
@@ -617,7 +720,7 @@ impl Keyspace {
 
     /// Removes `k` (in `slot`) if it is still there and expired at `now`.
     fn remove_expired(&self, slot: &ShardSlot, k: &KeyRef<'_>, now: u64) {
-        let mut g = slot.lock.write();
+        let mut g = slot.write();
         if g.find(k.hash, k.key).is_some_and(|e| e.is_expired(now)) {
             self.purge(&mut g, k);
             self.publish_due(slot, &g);
@@ -636,7 +739,7 @@ impl Keyspace {
     /// counting a lookup: EXEC's check of its watched keys.
     pub fn expire_if_due(&self, k: KeyRef<'_>, now: u64) {
         let slot = self.slot(&k);
-        if slot.lock.read().find(k.hash, k.key).is_some_and(|e| e.is_expired(now)) {
+        if slot.read().find(k.hash, k.key).is_some_and(|e| e.is_expired(now)) {
             self.remove_expired(slot, &k, now);
         }
     }
@@ -645,7 +748,7 @@ impl Keyspace {
     #[inline]
     pub fn write<R>(&self, k: KeyRef<'_>, now: u64, f: impl FnOnce(&mut KeyEntry<'_>) -> R) -> R {
         let slot = self.slot(&k);
-        let mut g = slot.lock.write();
+        let mut g = slot.write();
         let out = {
             let mut e = KeyEntry::new(&mut g, &k, now, self);
             f(&mut e)
@@ -691,8 +794,8 @@ impl Keyspace {
         let parts = ids
             .into_iter()
             .map(|(db, shard)| {
-                let lock = &self.dbs[db].shards[shard].lock;
-                let guard = if write { Guard::Write(lock.write()) } else { Guard::Read(lock.read()) };
+                let slot = &self.dbs[db].shards[shard];
+                let guard = if write { Guard::Write(slot.write()) } else { Guard::Read(slot.read()) };
                 Part { db, shard, guard }
             })
             .collect();
@@ -703,7 +806,7 @@ impl Keyspace {
     /// if it already watched the key.
     pub fn watch(&self, k: KeyRef<'_>, now: u64, flag: &Arc<WatchFlag>) -> bool {
         // Under the shard lock, so that no change slips between looking and registering.
-        let g = self.slot(&k).lock.read();
+        let g = self.slot(&k).read();
         let expired = g.find(k.hash, k.key).is_some_and(|e| e.is_expired(now));
         self.watches.add(k.db, k.key, expired, flag)
     }
@@ -734,7 +837,7 @@ impl Keyspace {
                     continue;
                 }
                 {
-                    let mut g = slot.lock.write();
+                    let mut g = slot.write();
                     removed += g.reclaim(now, budget, &self.stats, &mut gone);
                     // Under the lock: an EXEC must not run between the removal and its watchers
                     // learning of it.
@@ -791,14 +894,14 @@ impl Keyspace {
 
     /// Number of keys in `db` (expired ones not yet reclaimed included, as in Redis).
     pub fn dbsize(&self, db: usize) -> usize {
-        self.dbs[db].shards.iter().map(|s| s.lock.read().len()).sum()
+        self.dbs[db].shards.iter().map(|s| s.read().len()).sum()
     }
 
     /// Keys, TTL count and average TTL of `db`.
     pub fn db_info(&self, db: usize, now: u64) -> DbInfo {
         let (mut keys, mut expires, mut sum) = (0usize, 0usize, 0u128);
         for s in self.dbs[db].shards.iter() {
-            let g = s.lock.read();
+            let g = s.read();
             keys += g.len();
             expires += g.expires();
             sum += g.deadline_sum();
@@ -809,14 +912,39 @@ impl Keyspace {
 
     /// Heap bytes used by all shards.
     pub fn memory(&self) -> usize {
-        self.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.lock.read().memory()).sum()
+        self.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.read().memory()).sum()
+    }
+
+    /// Gives the calling thread the shards of `keys` (of database `db`) to itself until the
+    /// claim is dropped: other threads' reads and writes of those shards wait, the rest of the
+    /// keyspace stays open. A script that provably touches only its declared keys runs this
+    /// way beside other workers instead of taking the whole keyspace.
+    ///
+    /// `id` (non-zero, one per thread) names the claimant. Shards are claimed in ascending
+    /// order, the order every multi-shard lock is taken in, and a waiter holds no lock of the
+    /// shard it waits for, so claims cannot deadlock with each other or with locks.
+    pub fn claim<'a>(&self, db: usize, keys: impl IntoIterator<Item = &'a [u8]>, id: usize) -> Claim<'_> {
+        debug_assert!(id != 0);
+        let mut shards: Vec<usize> = keys.into_iter().map(|k| shard_of(hash_key(k))).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        CLAIMANT.with(|c| c.set(id));
+        let mut waited = false;
+        for &i in &shards {
+            let slot = &self.dbs[db].shards[i];
+            // Under the write lock: once it is released, every access sees the owner.
+            let (_inside, w) = slot.write_noting_wait();
+            waited |= w;
+            slot.owner.store(id, Ordering::Release);
+        }
+        Claim { ks: self, db, shards, waited }
     }
 
     /// Keys and overhead of database `db`, shard by shard (not one snapshot).
     pub fn db_memory(&self, db: usize) -> DbMemory {
         let mut m = DbMemory::default();
         for s in self.dbs[db].shards.iter() {
-            let g = s.lock.read();
+            let g = s.read();
             m.keys += g.len();
             m.table_bytes += g.table_bytes();
             m.wheel_bytes += g.wheel_bytes();
@@ -826,7 +954,7 @@ impl Keyspace {
 
     /// Bytes used by keys and values alone (INFO `used_memory_dataset`).
     pub fn dataset_bytes(&self) -> usize {
-        self.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.lock.read().entry_bytes()).sum()
+        self.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.read().entry_bytes()).sum()
     }
 
     /// Appends to `out` every live key of `db` matching `pattern` (KEYS). The exact pattern `*`
@@ -841,7 +969,7 @@ impl Keyspace {
             return;
         }
         // Hold every shard at once so the answer is one consistent snapshot.
-        let guards: Vec<_> = self.dbs[db].shards.iter().map(|s| s.lock.read()).collect();
+        let guards: Vec<_> = self.dbs[db].shards.iter().map(|s| s.read()).collect();
         for g in &guards {
             for e in g.iter() {
                 if !e.is_expired(now) && (all || tumbler_glob::matches(pattern, e.key())) {
@@ -872,7 +1000,7 @@ impl Keyspace {
         let (mut seen, mut visited) = (0usize, 0usize);
         let budget = count.saturating_mul(10);
         while shard < SHARDS {
-            let g = self.dbs[db].shards[shard].lock.read();
+            let g = self.dbs[db].shards[shard].read();
             if gen_ok.take().is_some_and(|want| want != g.generation() & 0x3ff) {
                 bucket = 0;
             }
@@ -900,7 +1028,7 @@ impl Keyspace {
                 if shard >= SHARDS {
                     return 0;
                 }
-                let next_gen = self.dbs[db].shards[shard].lock.read().generation();
+                let next_gen = self.dbs[db].shards[shard].read().generation();
                 return encode_cursor(shard, next_gen, 0);
             }
             gen_ok = None;
@@ -915,7 +1043,7 @@ impl Keyspace {
         // Try random non-empty shards and random buckets first; fall back to a full walk, which
         // also covers the case where every key has expired.
         for _ in 0..SHARDS {
-            let s = shards[(rand() as usize) % SHARDS].lock.read();
+            let s = shards[(rand() as usize) % SHARDS].read();
             if s.is_empty() {
                 continue;
             }
@@ -929,7 +1057,7 @@ impl Keyspace {
             }
         }
         (0..SHARDS).find_map(|i| {
-            let s = shards[(start + i) % SHARDS].lock.read();
+            let s = shards[(start + i) % SHARDS].read();
             let found = s.iter().find(|e| !e.is_expired(now)).map(|e| e.key().to_vec());
             found
         })
@@ -941,7 +1069,7 @@ impl Keyspace {
         let mut out = Vec::new();
         for (db, d) in self.dbs.iter().enumerate() {
             for slot in d.shards.iter() {
-                let g = slot.lock.read();
+                let g = slot.read();
                 for e in g.iter().filter(|e| e.is_lock() && e.expire_at() != NO_EXPIRE && !e.is_expired(now)) {
                     let meta = e.lock_meta();
                     out.push(HeldLock {
@@ -978,7 +1106,7 @@ impl Keyspace {
     /// Empties `db`. Returns the old shards so the caller can drop them elsewhere (FLUSHDB
     /// ASYNC). All shards are held at once: the flush is atomic for other clients.
     pub fn flush_db(&self, db: usize, now: u64) -> Vec<Shard> {
-        let mut guards: Vec<_> = self.dbs[db].shards.iter().map(|s| s.lock.write()).collect();
+        let mut guards: Vec<_> = self.dbs[db].shards.iter().map(|s| s.write()).collect();
         self.watches.touch_db(db, None, |_, key| key_state(&guards, key, now));
         let old = guards.iter_mut().map(|g| g.take()).collect();
         for (slot, _) in self.dbs[db].shards.iter().zip(&guards) {
@@ -989,7 +1117,7 @@ impl Keyspace {
 
     /// Empties every database atomically; returns the old shards.
     pub fn flush_all(&self, now: u64) -> Vec<Shard> {
-        let mut guards: Vec<_> = self.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.lock.write()).collect();
+        let mut guards: Vec<_> = self.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.write()).collect();
         for db in 0..self.dbs.len() {
             let shards = &guards[db * SHARDS..(db + 1) * SHARDS];
             self.watches.touch_db(db, None, |_, key| key_state(shards, key, now));
@@ -1007,8 +1135,8 @@ impl Keyspace {
             return;
         }
         let (lo, hi) = (a.min(b), a.max(b));
-        let mut ga: Vec<_> = self.dbs[lo].shards.iter().map(|s| s.lock.write()).collect();
-        let mut gb: Vec<_> = self.dbs[hi].shards.iter().map(|s| s.lock.write()).collect();
+        let mut ga: Vec<_> = self.dbs[lo].shards.iter().map(|s| s.write()).collect();
+        let mut gb: Vec<_> = self.dbs[hi].shards.iter().map(|s| s.write()).collect();
         let state = |db: usize, key: &[u8]| key_state(if db == lo { &ga } else { &gb }, key, now);
         self.watches.touch_db(lo, Some(hi), state);
         self.watches.touch_db(hi, Some(lo), state);

@@ -11,6 +11,7 @@
 #![allow(non_snake_case)]
 
 mod convert;
+pub mod declared;
 mod engine;
 mod env;
 mod libs;

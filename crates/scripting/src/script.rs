@@ -59,6 +59,8 @@ pub struct Script {
     /// Where the Lua code starts: after the shebang line, at its newline, so that line numbers
     /// still count the shebang as line 1.
     pub(crate) code_start: usize,
+    /// [`Script::declared_keys_only`], worked out on first use.
+    declared_only: std::sync::OnceLock<bool>,
 }
 
 impl Script {
@@ -66,7 +68,14 @@ impl Script {
     /// engine's business ([`crate::Engine::prepare`]).
     pub fn new(body: &[u8]) -> Result<Script, Vec<u8>> {
         let (flags, code_start) = parse_shebang(body)?;
-        Ok(Script { sha: sha1_hex(body), body: body.into(), flags, code_start })
+        Ok(Script { sha: sha1_hex(body), body: body.into(), flags, code_start, declared_only: Default::default() })
+    }
+
+    /// Whether the script provably touches only its declared keys and always finishes
+    /// ([`crate::declared::declared_keys_only`], with the server's command `rule`); read once
+    /// per script and remembered.
+    pub fn declared_keys_only(&self, rule: &dyn Fn(&[u8]) -> crate::declared::KeyRule) -> bool {
+        *self.declared_only.get_or_init(|| crate::declared::declared_keys_only(self.code(), rule))
     }
 
     /// The Lua source to compile.

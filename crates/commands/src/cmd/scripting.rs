@@ -2,8 +2,17 @@
 //! running scripts (KILL, STATS).
 //!
 //! Each worker thread has its own Lua engine (and a script client: the connection state that
-//! `redis.call` runs commands on). A script runs with the keyspace to itself, so it is atomic
-//! whatever keys it touches, declared or not.
+//! `redis.call` runs commands on). A script is atomic whatever keys it touches, in one of two
+//! ways:
+//!
+//! * *alone*: it takes the whole keyspace (the gate's exclusive side), as Redis runs every
+//!   script. Any script may run this way.
+//! * *beside others*: a script that provably touches only its declared keys and always finishes
+//!   (`tumbler_scripting::declared`: the lock scripts clients send are of this kind) claims the
+//!   shards of its KEYS instead ([`tumbler_keyspace::Keyspace::claim`]). Other workers keep
+//!   serving every other shard, and their own such scripts, meanwhile. Each command it calls
+//!   is checked again at run time: a key outside the claim is an error, never a look at
+//!   another client's half-done work.
 
 use crate::client::{ClientInfo, Conn};
 use crate::cmd::connection::help;
@@ -14,6 +23,7 @@ use crate::{CmdError, CmdResult, Ctx, Server};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use tumbler_keyspace::Claim;
 use tumbler_proto::{errors, num, Args, Protocol, Reply};
 use tumbler_scripting::{sha1_hex, sha_arg, Engine, EngineConfig, Host, RunOptions, Script};
 
@@ -131,46 +141,111 @@ fn run_script(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro_command: bool)
         // The script runs with the caller's permissions.
         let user = crate::acl::restricted_user(srv, &mut ctx.conn.user);
         let caller = ctx.conn.info.clone();
-        ctx.exclusive(|ctx| {
-            let threshold = srv.config.busy_reply_threshold.load(Relaxed);
-            // The batch's time, read again if entering the gate meant waiting.
-            srv.scripts.begin(ctx.worker, ctx.now);
-            let Local { engine, conn, reply } = local;
-            conn.db = ctx.conn.db;
-            conn.no_block = true;
-            conn.in_script = true;
-            // The script already has the keyspace to itself (FLUSHALL from a script must not
-            // wait for it).
-            conn.exclusive = true;
-            conn.caller = ctx.conn.id();
-            conn.authenticated = true;
-            let mut host = ScriptHost {
-                srv,
-                conn,
-                reply,
-                now: ctx.now,
-                worker: ctx.worker,
-                read_only,
-                threshold,
-                wrote: false,
-                user,
-                caller,
-            };
-            let mark = ctx.reply.mark();
-            engine.run(&script, keys, argv, RunOptions { read_only, hook: true }, &mut host, ctx.reply);
-            if !host.conn.own_messages.is_empty() {
-                ctx.reply.insert_raw(mark, &host.conn.own_messages);
-                host.conn.own_messages.clear();
+        let run = Run { script: &script, keys, argv, read_only, user, caller };
+        // Beside others only from a batch that shares the gate: a batch that already took it
+        // (an earlier script, EXEC) has the keyspace anyway, and busy mode runs no script.
+        let beside = !ctx.conn.exclusive
+            && matches!(ctx.gate, Some(crate::Passage::Shared(_)))
+            && script.declared_keys_only(&|name| srv.registry.script_key_rule(name));
+        let w = srv.stats.worker(ctx.worker);
+        if beside { &w.scripts_beside } else { &w.scripts_alone }.fetch_add(1, Relaxed);
+        if beside {
+            let claim = srv.keyspace.claim(ctx.conn.db, keys.iter(), ctx.worker + 1);
+            if claim.waited() {
+                ctx.now = srv.clock.mono_ms().max(ctx.now);
             }
-            ctx.conn.ready.append(&mut host.conn.ready);
-            srv.scripts.end();
-            if srv.shutting_down.load(Relaxed) {
-                // SHUTDOWN NOSAVE stopped the script: like Redis, the caller gets no reply.
-                ctx.conn.close_now = true;
-            }
-        });
+            run.go(ctx, local, Some(&claim));
+            drop(claim);
+            ctx.now = srv.clock.mono_ms().max(ctx.now);
+        } else {
+            ctx.exclusive(|ctx| {
+                // The batch's time, read again if entering the gate meant waiting.
+                srv.scripts.begin(ctx.worker, ctx.now);
+                run.go(ctx, local, None);
+                srv.scripts.end();
+            });
+        }
+        if srv.shutting_down.load(Relaxed) {
+            // SHUTDOWN NOSAVE stopped the script: like Redis, the caller gets no reply.
+            ctx.conn.close_now = true;
+        }
         Ok(())
     })
+}
+
+/// One script run, whichever way it holds the keyspace.
+struct Run<'s, 'a> {
+    script: &'s Script,
+    keys: Args<'a>,
+    argv: Args<'a>,
+    read_only: bool,
+    user: Option<Arc<tumbler_acl::User>>,
+    caller: Arc<ClientInfo>,
+}
+
+impl Run<'_, '_> {
+    /// Runs the script on this worker's engine, its reply into `ctx`'s. `claim` is the shards
+    /// it has to itself when it runs beside others (`None`: it has the whole keyspace).
+    fn go(self, ctx: &mut Ctx<'_>, local: &mut Local, claim: Option<&Claim<'_>>) {
+        let srv = ctx.srv;
+        let Local { engine, conn, reply } = local;
+        conn.db = ctx.conn.db;
+        conn.no_block = true;
+        conn.in_script = true;
+        // Alone, the script already has the keyspace to itself (FLUSHALL from a script must
+        // not wait for it). Beside others it calls no such command.
+        conn.exclusive = claim.is_none();
+        conn.caller = ctx.conn.id();
+        conn.authenticated = true;
+        let mut host = ScriptHost {
+            srv,
+            conn,
+            reply,
+            now: ctx.now,
+            worker: ctx.worker,
+            read_only: self.read_only,
+            threshold: srv.config.busy_reply_threshold.load(Relaxed),
+            wrote: false,
+            user: self.user,
+            caller: self.caller,
+            claim,
+        };
+        let mark = ctx.reply.mark();
+        // The busy-script hook serves SCRIPT KILL and -BUSY, which concern a script that runs
+        // alone; a script beside others cannot loop.
+        let options = RunOptions { read_only: self.read_only, hook: claim.is_none() };
+        engine.run(self.script, self.keys, self.argv, options, &mut host, ctx.reply);
+        if !host.conn.own_messages.is_empty() {
+            ctx.reply.insert_raw(mark, &host.conn.own_messages);
+            host.conn.own_messages.clear();
+        }
+        ctx.conn.ready.append(&mut host.conn.ready);
+    }
+}
+
+/// What a script beside others gets for calling a command on a key outside its claim (the
+/// source check should make this impossible; the run-time check makes sure).
+const OUTSIDE_CLAIM: &[u8] =
+    b"ERR tumbler: a script running beside others may only call commands on its declared keys (KEYS)";
+
+impl ScriptHost<'_> {
+    /// A script beside others may call only commands whose keys the server can see, on keys
+    /// in the shards it claimed, in its own database.
+    fn check_claim(&self, claim: &Claim<'_>, argv: Args<'_>) -> Result<(), Vec<u8>> {
+        use tumbler_scripting::declared::KeyRule;
+        let keys: Vec<usize> = match self.srv.registry.script_key_rule(argv.get(0)) {
+            KeyRule::NoKeys => return Ok(()),
+            KeyRule::First => vec![1],
+            KeyRule::All => (1..argv.len()).collect(),
+            KeyRule::Unknown => return Err(OUTSIDE_CLAIM.to_vec()),
+        };
+        for i in keys {
+            if !claim.covers(&self.srv.keyspace.key(self.conn.db, argv.get(i))) {
+                return Err(OUTSIDE_CLAIM.to_vec());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `redis.call` on the script client.
@@ -187,6 +262,8 @@ struct ScriptHost<'a> {
     user: Option<Arc<tumbler_acl::User>>,
     /// The client that runs the script (ACL LOG `client-info`).
     caller: Arc<ClientInfo>,
+    /// The shards the script has to itself when it runs beside others.
+    claim: Option<&'a Claim<'a>>,
 }
 
 impl Host for ScriptHost<'_> {
@@ -202,6 +279,9 @@ impl Host for ScriptHost<'_> {
         }
         if !spec.arity_ok(argv.len()) {
             return Err(b"Wrong number of args calling Redis command from script".to_vec());
+        }
+        if let Some(claim) = self.claim {
+            self.check_claim(claim, argv)?;
         }
         if spec.has(F::NOSCRIPT) {
             return Err(b"This Redis command is not allowed from script".to_vec());
@@ -226,7 +306,9 @@ impl Host for ScriptHost<'_> {
         }
         if spec.has(F::WRITE) && !self.wrote {
             self.wrote = true;
-            self.srv.scripts.mark_wrote();
+            if self.claim.is_none() {
+                self.srv.scripts.mark_wrote();
+            }
         }
         self.reply.set_protocol(if resp == 3 { Protocol::Resp3 } else { Protocol::Resp2 });
         self.conn.protocol = self.reply.protocol();
@@ -272,6 +354,10 @@ impl Host for ScriptHost<'_> {
     }
 
     fn interrupted(&mut self) -> bool {
+        if self.claim.is_some() {
+            // SCRIPT KILL and -BUSY concern the script that runs alone.
+            return self.srv.shutting_down.load(Relaxed);
+        }
         let killed = self.srv.scripts.check(self.srv.clock.mono_ms(), self.threshold);
         if killed {
             tracing::warn!("Lua script killed by user with SCRIPT KILL.");
