@@ -88,8 +88,24 @@ fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
     })
 }
 
+/// How the library's scripts must have run (INFO locks `scripts_beside_others`/`scripts_alone`).
+#[derive(Clone, Copy, PartialEq)]
+enum Scripts {
+    /// Every script beside others, on its declared keys' shards: the source check in
+    /// crates/scripting/src/declared.rs recognises them, so lock releases on different
+    /// workers do not take turns.
+    Beside,
+    /// Some run alone (a command name from ARGV, SELECT, string functions…).
+    Either,
+}
+
 /// Starts `instances` tumbler servers and runs `library`'s scenario against them.
 fn run(lang: Lang, library: &str, instances: usize) {
+    run_checking(lang, library, instances, Scripts::Either);
+}
+
+/// [`run`], then checks how the scripts ran on every server.
+fn run_checking(lang: Lang, library: &str, instances: usize, scripts: Scripts) {
     let (program, args) = runner(lang);
     let servers: Vec<TumblerProcess> = (0..instances).map(|_| TumblerProcess::start(&[])).collect();
     let addrs: Vec<String> = servers.iter().map(|s| s.addr().to_string()).collect();
@@ -146,33 +162,46 @@ fn run(lang: Lang, library: &str, instances: usize) {
         );
     }
     eprintln!("{library}: passed in {:.2} s", started.elapsed().as_secs_f64());
+    if scripts == Scripts::Beside {
+        let (mut beside, mut alone) = (0, 0);
+        for s in &servers {
+            let mut c = tumbler_tests::resp::RawConn::connect(s.addr()).unwrap();
+            let info = String::from_utf8_lossy(&c.cmd_str(&["INFO", "locks"])).into_owned();
+            let field = |name: &str| -> u64 {
+                info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse().ok()).unwrap_or(0)
+            };
+            beside += field("scripts_beside_others");
+            alone += field("scripts_alone");
+        }
+        assert!(beside > 0 && alone == 0, "{library}: {beside} scripts ran beside others, {alone} alone");
+    }
 }
 
 // ------------------------------------------------------------------ Python (PyPI)
 
 #[test]
 fn redis_py_lock_resp2() {
-    run(Lang::Python, "redis-py-resp2", 1);
+    run_checking(Lang::Python, "redis-py-resp2", 1, Scripts::Beside);
 }
 
 #[test]
 fn redis_py_lock_resp3() {
-    run(Lang::Python, "redis-py-resp3", 1);
+    run_checking(Lang::Python, "redis-py-resp3", 1, Scripts::Beside);
 }
 
 #[test]
 fn pottery_redlock() {
-    run(Lang::Python, "pottery", 5);
+    run_checking(Lang::Python, "pottery", 5, Scripts::Beside);
 }
 
 #[test]
 fn aioredlock() {
-    run(Lang::Python, "aioredlock", 5);
+    run_checking(Lang::Python, "aioredlock", 5, Scripts::Beside);
 }
 
 #[test]
 fn python_redis_lock() {
-    run(Lang::Python, "python-redis-lock", 1);
+    run_checking(Lang::Python, "python-redis-lock", 1, Scripts::Beside);
 }
 
 /// python-redis-lock's blocking acquire(): waiters sit in BLPOP on the lock's signal list until
@@ -180,12 +209,12 @@ fn python_redis_lock() {
 /// and two waiters are woken one per release, in the order they blocked.
 #[test]
 fn python_redis_lock_wakeup() {
-    run(Lang::Python, "python-redis-lock-wake", 1);
+    run_checking(Lang::Python, "python-redis-lock-wake", 1, Scripts::Beside);
 }
 
 #[test]
 fn redlock_py() {
-    run(Lang::Python, "redlock-py", 5);
+    run_checking(Lang::Python, "redlock-py", 5, Scripts::Beside);
 }
 
 // Redisson's RLock protocol in scripts of our own, through redis-py (EVALSHA and its pub/sub
@@ -194,24 +223,24 @@ fn redlock_py() {
 
 #[test]
 fn redisson_style_lock_resp2() {
-    run(Lang::Python, "redisson-style-resp2", 1);
+    run_checking(Lang::Python, "redisson-style-resp2", 1, Scripts::Beside);
 }
 
 #[test]
 fn redisson_style_lock_resp3() {
-    run(Lang::Python, "redisson-style-resp3", 1);
+    run_checking(Lang::Python, "redisson-style-resp3", 1, Scripts::Beside);
 }
 
 // ------------------------------------------------------------------ Node (npm, on ioredis)
 
 #[test]
 fn node_redlock4() {
-    run(Lang::Node, "redlock4", 5);
+    run_checking(Lang::Node, "redlock4", 5, Scripts::Beside);
 }
 
 #[test]
 fn node_redlock5() {
-    run(Lang::Node, "redlock5", 5);
+    run_checking(Lang::Node, "redlock5", 5, Scripts::Beside);
 }
 
 #[test]
@@ -221,12 +250,12 @@ fn node_sesamecare_redlock() {
 
 #[test]
 fn node_redis_semaphore_mutex() {
-    run(Lang::Node, "semaphore-mutex", 1);
+    run_checking(Lang::Node, "semaphore-mutex", 1, Scripts::Beside);
 }
 
 #[test]
 fn node_redis_semaphore_redlock_mutex() {
-    run(Lang::Node, "semaphore-redlock-mutex", 5);
+    run_checking(Lang::Node, "semaphore-redlock-mutex", 5, Scripts::Beside);
 }
 
 /// redis-semaphore's counting `Semaphore` and `MultiSemaphore` (a sorted set of holders): N
@@ -240,10 +269,10 @@ fn node_redis_semaphore_semaphore() {
 
 #[test]
 fn rslock() {
-    run(Lang::Rust, "rslock", 5);
+    run_checking(Lang::Rust, "rslock", 5, Scripts::Beside);
 }
 
 #[test]
 fn redlock_rs() {
-    run(Lang::Rust, "redlock-rs", 5);
+    run_checking(Lang::Rust, "redlock-rs", 5, Scripts::Beside);
 }
