@@ -8,15 +8,18 @@
 //!
 //! * the keyspace is reached only through `redis.call(...)` / `redis.pcall(...)` written out
 //!   at the call site, with the command name a string literal the caller's [`KeyRule`] knows,
-//!   and every key argument a *key expression*: `KEYS[...]`, or a name bound once by
-//!   `local name = KEYS[...]` or as the value of `for _, name in ipairs(KEYS)`; for commands
-//!   whose every argument is a key, `unpack(KEYS)` as the only argument also does;
+//!   and every key argument a *key expression*: `KEYS[...]`, or a name that every binding
+//!   binds to a key (`local name = KEYS[...]`, or the value of `for _, name in ipairs(KEYS)`)
+//!   and nothing assigns; for commands whose every argument is a key, `unpack(KEYS)` as the
+//!   only argument also does;
 //! * `KEYS` and `ARGV` are only read (indexed, counted with `#`, iterated, unpacked); `redis`
 //!   is only used through its members, and only `call`/`pcall` reach commands;
 //! * nothing can run long or reach code this reading does not see: no `while`, `repeat`,
 //!   numeric `for`, `function`, no `loadstring`/`load`/`getfenv`/`setfenv`/`_G`/`rawget`/
 //!   `rawset`/`setmetatable`/`getmetatable`/`coroutine`/`debug`/`require`/`module`/`dofile`/
-//!   `loadfile`/`newproxy`/`pcall`/`xpcall`, and no `string` library or method call (`s:find`):
+//!   `loadfile`/`newproxy`/`pcall`/`xpcall` (the globals; `redis.pcall` is a member), and no
+//!   `string` library, field of a string-library name, indexing of anything but the
+//!   arguments, or method call (`s:find`):
 //!   a pattern match can backtrack for minutes inside C, and `string.rep` builds memory bombs.
 //!   The only loop is `for a, b in ipairs(KEYS)` (or `ARGV`), over arguments that cannot
 //!   change. So the script's time is bounded by its source and its arguments, and it needs no
@@ -274,27 +277,95 @@ fn key_vars<'a>(t: &[Tok<'a>]) -> Vec<&'a [u8]> {
                     e.1 = true;
                 }
             }
-        } else if op(i + 1, "=") && !(i > 0 && (op(i - 1, ".") || op(i - 1, ":"))) {
-            // An assignment `n = ...` (a field `x.n = ...` is not the name).
-            seen.entry(n).or_default().1 = true;
-        } else if op(i + 1, ",") {
-            // `a, b = ...`: a multiple assignment names its targets before `=`.
-            let mut j = i;
-            while name(j).is_some() && op(j + 1, ",") {
-                j += 2;
-            }
-            if name(j).is_some() && op(j + 1, "=") && (i == 0 || !matches!(t[i - 1], Tok::Op(_))) {
-                let mut k = i;
-                while k <= j {
-                    if let Some(m) = name(k) {
-                        seen.entry(m).or_default().1 = true;
-                    }
-                    k += 2;
+        }
+    }
+    // Assignments: the names of the targets before each `=` (the head of `t[k].x` too, and
+    // table-constructor keys, which only makes the answer more cautious), unless `local`
+    // declares them. The target list is read backwards, one target at a time: a name with
+    // its `.field`, `[index]` and `(call)` suffixes, and another target only after a `,`, so
+    // the reading never runs into the previous statement.
+    for (i, tok) in t.iter().enumerate() {
+        if *tok != Tok::Op("=") {
+            continue;
+        }
+        let mut targets = Vec::new();
+        let mut end = i;
+        let declared = loop {
+            let mut k = end;
+            // Suffixes, last first.
+            loop {
+                match k.checked_sub(1).map(|p| &t[p]) {
+                    Some(Tok::Op("]" | ")")) => match opening(t, k - 1) {
+                        Some(open) => k = open,
+                        None => break,
+                    },
+                    Some(Tok::Name(n)) if !KEYWORDS.contains(n) && k >= 2 && t[k - 2] == Tok::Op(".") => k -= 2,
+                    _ => break,
                 }
+            }
+            match k.checked_sub(1).map(|p| &t[p]) {
+                Some(Tok::Name(n)) if !KEYWORDS.contains(n) => {
+                    targets.push(*n);
+                    k -= 1;
+                }
+                _ => break false,
+            }
+            match k.checked_sub(1).map(|p| &t[p]) {
+                Some(Tok::Op(",")) => end = k - 1,
+                Some(Tok::Name(b"local")) => break true,
+                _ => break false,
+            }
+        };
+        if !declared {
+            for n in targets {
+                seen.entry(n).or_default().1 = true;
             }
         }
     }
     seen.into_iter().filter(|(_, (keys, other))| *keys > 0 && !other).map(|(n, _)| n).collect()
+}
+
+/// Lua 5.1's reserved words.
+const KEYWORDS: &[&[u8]] = &[
+    b"and",
+    b"break",
+    b"do",
+    b"else",
+    b"elseif",
+    b"end",
+    b"false",
+    b"for",
+    b"function",
+    b"if",
+    b"in",
+    b"local",
+    b"nil",
+    b"not",
+    b"or",
+    b"repeat",
+    b"return",
+    b"then",
+    b"true",
+    b"until",
+    b"while",
+];
+
+/// The index of the bracket that opens the one closing at `close`.
+fn opening(t: &[Tok<'_>], close: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for j in (0..=close).rev() {
+        match t[j] {
+            Tok::Op(")" | "]" | "}") => depth += 1,
+            Tok::Op("(" | "[" | "{") => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// If `KEYS[...]` starts at `i`, the index just past its `]`.
@@ -583,6 +654,9 @@ mod tests {
         assert!(!ok("for i, k in ipairs(ARGV) do redis.call('get', k) end"));
         assert!(!ok("local a, k = 1, KEYS[1] return redis.call('get', k)"));
         assert!(!ok("local k = KEYS[1] for _, k in ipairs(ARGV) do redis.call('del', k) end"));
+        // Reassigned in the middle of a multiple assignment, after a call.
+        assert!(!ok("local key = KEYS[1] local a tostring(1) a, key, a = 1, ARGV[1], 2 return redis.call('get', key)"));
+        assert!(!ok("local key = KEYS[1] local t = {} t[1], key = 1, ARGV[1] return redis.call('get', key)"));
     }
 
     #[test]
