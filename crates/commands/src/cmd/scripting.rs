@@ -233,10 +233,10 @@ impl ScriptHost<'_> {
     /// in the shards it claimed, in its own database.
     fn check_claim(&self, claim: &Claim<'_>, argv: Args<'_>) -> Result<(), Vec<u8>> {
         use tumbler_scripting::declared::KeyRule;
-        let keys: Vec<usize> = match self.srv.registry.script_key_rule(argv.get(0)) {
+        let keys = match self.srv.registry.script_key_rule(argv.get(0)) {
             KeyRule::NoKeys => return Ok(()),
-            KeyRule::First => vec![1],
-            KeyRule::All => (1..argv.len()).collect(),
+            KeyRule::First => 1..2,
+            KeyRule::All => 1..argv.len(),
             KeyRule::Unknown => return Err(OUTSIDE_CLAIM.to_vec()),
         };
         for i in keys {
