@@ -630,9 +630,22 @@ pub struct DbInfo {
 pub struct Claim<'k> {
     ks: &'k Keyspace,
     db: usize,
-    /// Claimed shard indexes, ascending.
-    shards: Vec<usize>,
+    /// Claimed shards of `db`, bit `i` for shard `i` (no allocation per script).
+    shards: u64,
     waited: bool,
+}
+
+const _: () = assert!(SHARDS <= 64, "a claim keeps its shards in a u64");
+
+/// Shard indexes in `mask`, ascending.
+fn shards_in(mut mask: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            i
+        })
+    })
 }
 
 impl Claim<'_> {
@@ -643,13 +656,13 @@ impl Claim<'_> {
 
     /// Whether `k` lies in a claimed shard.
     pub fn covers(&self, k: &KeyRef<'_>) -> bool {
-        k.db == self.db && self.shards.binary_search(&k.shard()).is_ok()
+        k.db == self.db && self.shards & (1 << k.shard()) != 0
     }
 }
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        for &i in &self.shards {
+        for i in shards_in(self.shards) {
             self.ks.dbs[self.db].shards[i].owner.store(0, Ordering::Release);
         }
         CLAIMANT.with(|c| c.set(0));
@@ -925,12 +938,10 @@ impl Keyspace {
     /// shard it waits for, so claims cannot deadlock with each other or with locks.
     pub fn claim<'a>(&self, db: usize, keys: impl IntoIterator<Item = &'a [u8]>, id: usize) -> Claim<'_> {
         debug_assert!(id != 0);
-        let mut shards: Vec<usize> = keys.into_iter().map(|k| shard_of(hash_key(k))).collect();
-        shards.sort_unstable();
-        shards.dedup();
+        let shards = keys.into_iter().fold(0u64, |m, k| m | 1 << shard_of(hash_key(k)));
         CLAIMANT.with(|c| c.set(id));
         let mut waited = false;
-        for &i in &shards {
+        for i in shards_in(shards) {
             let slot = &self.dbs[db].shards[i];
             // Under the write lock: once it is released, every access sees the owner.
             let (_inside, w) = slot.write_noting_wait();

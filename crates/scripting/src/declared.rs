@@ -229,53 +229,40 @@ fn key_vars<'a>(t: &[Tok<'a>]) -> Vec<&'a [u8]> {
         if declaring.contains(&i) {
             continue;
         }
-        if n == b"local" {
-            // `local a, b, c = ...` / `local a`: every name declared here.
-            let mut j = i + 1;
-            let mut names = Vec::new();
-            while let Some(m) = name(j) {
-                names.push(m);
-                declaring.insert(j);
-                if !op(j + 1, ",") {
-                    break;
-                }
-                j += 2;
+        if n != b"local" && n != b"for" {
+            continue;
+        }
+        // `local a, b = ...`, `local a`, `for a, b in ...`, `for i = ...`: the names declared.
+        let mut names = Vec::new();
+        let mut j = i + 1;
+        while let Some(m) = name(j) {
+            names.push(m);
+            declaring.insert(j);
+            if !op(j + 1, ",") {
+                break;
             }
-            let is_key =
+            j += 2;
+        }
+        // Which of them (by position) is bound to a declared key, if any.
+        let key_at = if n == b"local" {
+            let whole =
                 names.len() == 1 && op(i + 2, "=") && index_of_keys(t, i + 3).is_some_and(|end| ends_expr(t, end));
-            for m in names {
-                let e = seen.entry(m).or_default();
-                if is_key {
-                    e.0 += 1;
-                } else {
-                    e.1 = true;
-                }
-            }
-        } else if n == b"for" {
-            // `for a, b, c in ...` or `for i = ...`.
-            let mut j = i + 1;
-            let mut names = Vec::new();
-            while let Some(m) = name(j) {
-                names.push(m);
-                declaring.insert(j);
-                if !op(j + 1, ",") {
-                    break;
-                }
-                j += 2;
-            }
+            whole.then_some(0)
+        } else {
             let over_keys = names.len() == 2
                 && name(i + 4) == Some(b"in")
                 && name(i + 5) == Some(b"ipairs")
                 && op(i + 6, "(")
                 && name(i + 7) == Some(b"KEYS")
                 && op(i + 8, ")");
-            for (k, m) in names.into_iter().enumerate() {
-                let e = seen.entry(m).or_default();
-                if over_keys && k == 1 {
-                    e.0 += 1;
-                } else {
-                    e.1 = true;
-                }
+            over_keys.then_some(1)
+        };
+        for (k, m) in names.into_iter().enumerate() {
+            let e = seen.entry(m).or_default();
+            if key_at == Some(k) {
+                e.0 += 1;
+            } else {
+                e.1 = true;
             }
         }
     }
