@@ -46,6 +46,22 @@ fn allocated() -> usize {
     ALLOCATED.load(Relaxed)
 }
 
+/// `disable-thp yes` (the default, as in Redis 7): no transparent huge pages for this process.
+/// mimalloc asks for them (MADV_HUGEPAGE) on its large regions, so with THP in `madvise` mode,
+/// as Debian ships it, the first touch of each 2 MB region zeroes all of it at once: a stall of
+/// milliseconds on a VM (2.7 ms measured here) in whichever thread touched it, often with a
+/// shard lock held, while 4 KB pages spread the same cost thinly. Under a mass expiry while
+/// keys were loading it was most of the expiry lag (README, Performance).
+fn disable_thp() {
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments and sets a flag of this process only.
+    if unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) } != 0 {
+        tracing::warn!(
+            "could not disable transparent huge pages for this process ({}); expect latency spikes while memory grows",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 /// Detaches from the terminal (`daemonize yes`): fork, let the parent exit, start a new
 /// session, and point the standard streams at /dev/null. Runs before any thread exists.
 fn daemonize() {
@@ -166,6 +182,9 @@ fn main() {
     if let Err(e) = logging::init(&loglevel, &logfile) {
         eprintln!("Can't open the log file '{logfile}': {e}");
         std::process::exit(1);
+    }
+    if cfg.disable_thp.load(Relaxed) {
+        disable_thp();
     }
     tumbler_commands::info::set_allocated_probe(allocated);
     if !save.is_empty() || appendonly {

@@ -234,6 +234,26 @@ fn config_rewrite_writes_the_acl_users_as_redis_does() {
     }
 }
 
+/// `disable-thp` (default yes, as in Redis 7) turns transparent huge pages off for the process:
+/// mimalloc asks for them, and each first touch of a huge page zeroes 2 MB in one stall.
+#[test]
+fn transparent_huge_pages_are_off_unless_disable_thp_is_no() {
+    let thp = |p: &TumblerProcess| {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", p.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("THP_enabled:")).expect("THP_enabled in /proc/pid/status");
+        line.split_whitespace().nth(1).unwrap().to_string()
+    };
+    let p = TumblerProcess::start(&[]);
+    assert_eq!(config_get(&mut RawConn::connect(p.addr()).unwrap(), "disable-thp"), "yes");
+    assert_eq!(thp(&p), "0");
+    let system = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    let p = TumblerProcess::start(&["--disable-thp", "no"]);
+    assert_eq!(config_get(&mut RawConn::connect(p.addr()).unwrap(), "disable-thp"), "no");
+    if !system.contains("[never]") {
+        assert_eq!(thp(&p), "1", "left to the system ({system})");
+    }
+}
+
 #[test]
 fn sigterm_shuts_down_gracefully_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap();

@@ -193,6 +193,8 @@ pub struct Config {
     pub encoding: EncodingLimits,
     /// `daemonize` (startup only).
     pub daemonize: AtomicBool,
+    /// `disable-thp` (startup only): no transparent huge pages for the process.
+    pub disable_thp: AtomicBool,
     /// Set once the server is listening: `port` and `bind` can no longer change.
     pub running: AtomicBool,
     /// Everything else.
@@ -231,6 +233,7 @@ impl Default for Config {
             users: tumbler_acl::ConfigUsers::default(),
             encoding: EncodingLimits::default(),
             daemonize: AtomicBool::new(false),
+            disable_thp: AtomicBool::new(true),
             running: AtomicBool::new(false),
             settings: RwLock::new(Settings::default()),
         }
@@ -344,6 +347,12 @@ pub static PARAMS: &[Param] = &[
         immutable: true,
         protected: false,
         kind: Kind::Bool { get: |c| c.daemonize.load(Relaxed), set: |c, v| c.daemonize.store(v, Relaxed) },
+    },
+    Param {
+        name: "disable-thp",
+        immutable: true,
+        protected: false,
+        kind: Kind::Bool { get: |c| c.disable_thp.load(Relaxed), set: |c, v| c.disable_thp.store(v, Relaxed) },
     },
     Param {
         name: "databases",
