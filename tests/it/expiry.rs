@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tumbler_expiry::{Clock, ManualClock};
 use tumbler_tests::resp::{parse, RawConn, Value};
-use tumbler_tests::Tumbler;
+use tumbler_tests::{Tumbler, TumblerProcess};
 
 const YEAR_MS: i64 = 365 * 24 * 3600 * 1000;
 
@@ -119,6 +119,43 @@ fn active_expiry_can_be_paused_for_tests() {
     let deadline = Instant::now() + Duration::from_secs(5);
     while int(c.cmd_str(&["DBSIZE"])) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(int(c.cmd_str(&["DBSIZE"])), 0);
+}
+
+/// CPU time (ms) the server thread named `name` has run, from /proc.
+fn thread_cpu_ms(pid: u32, name: &str) -> u64 {
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let t = t.unwrap().path();
+        if std::fs::read_to_string(t.join("comm")).unwrap().trim() == name {
+            let ns: u64 =
+                std::fs::read_to_string(t.join("schedstat")).unwrap().split(' ').next().unwrap().parse().unwrap();
+            return ns / 1_000_000;
+        }
+    }
+    panic!("no thread {name} in process {pid}");
+}
+
+/// With active expiry paused and a key past its deadline, the expiry thread has nothing to do
+/// and must sleep: it used to see the due timer, skip it, and look again at once, a busy loop
+/// of a whole core. Turning expiry back on reclaims the key.
+#[test]
+fn paused_expiry_sleeps_and_resumes() {
+    let p = TumblerProcess::start(&["--enable-debug-command", "yes"]);
+    let mut c = RawConn::connect(p.addr()).unwrap();
+    c.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    c.cmd_str(&["SET", "k", "v", "PX", "5"]);
+    std::thread::sleep(Duration::from_millis(20));
+    let before = thread_cpu_ms(p.child.id(), "tumbler-expiry");
+    std::thread::sleep(Duration::from_millis(400));
+    let spent = thread_cpu_ms(p.child.id(), "tumbler-expiry") - before;
+    // A busy loop runs ~400 ms of these 400; a sleeping thread a few wake-ups' worth.
+    assert!(spent < 100, "the paused expiry thread ran {spent} ms of 400");
+    assert_eq!(int(c.cmd_str(&["DBSIZE"])), 1, "not reclaimed while paused");
+    c.cmd_str(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+    let resumed = Instant::now();
+    while int(c.cmd_str(&["DBSIZE"])) > 0 && resumed.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(1));
     }
     assert_eq!(int(c.cmd_str(&["DBSIZE"])), 0);
 }

@@ -898,7 +898,7 @@ impl Keyspace {
         *n = false;
     }
 
-    /// Wakes the expiry thread (used at shutdown).
+    /// Wakes the expiry thread (at shutdown, and when expiry is turned back on).
     pub fn wake_reclaimer(&self) {
         let mut n = self.wakeup.notified.lock();
         *n = true;

@@ -770,7 +770,11 @@ pub fn debug(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
         ctx.reply.ok();
     } else if is(sub, "set-active-expire") && n == 3 {
-        ctx.srv.active_expire.store(atoi(args.get(2)) != 0, Relaxed);
+        let on = atoi(args.get(2)) != 0;
+        ctx.srv.active_expire.store(on, Relaxed);
+        if on {
+            ctx.srv.keyspace.wake_reclaimer();
+        }
         ctx.reply.ok();
     } else if is(sub, "protocol") && n == 3 {
         debug_protocol(ctx.reply, args.get(2))?;
