@@ -849,24 +849,24 @@ impl Keyspace {
                 if slot.next_due.load(Ordering::Relaxed) > now {
                     continue;
                 }
-                {
-                    let mut g = slot.write();
-                    removed += g.reclaim(now, budget, &self.stats, &mut gone);
-                    // Under the lock: an EXEC must not run between the removal and its watchers
-                    // learning of it.
-                    if self.watches.active() {
-                        for e in &gone {
-                            self.watches.touch(db_index, e.key(), true);
-                        }
+                let mut g = slot.write();
+                let from = gone.len();
+                removed += g.reclaim(now, budget, &self.stats, &mut gone);
+                // Under the lock: an EXEC must not run between the removal and its watchers
+                // learning of it.
+                if self.watches.active() {
+                    for e in &gone[from..] {
+                        self.watches.touch(db_index, e.key(), true);
                     }
-                    slot.next_due.store(g.next_due(), Ordering::Relaxed);
                 }
-                // Notifications and freeing happen with the shard unlocked: commands on its
-                // keys need not wait for either.
-                if !gone.is_empty() {
-                    self.events.expired_many(db_index, &mut gone.iter().map(Entry::key));
-                    gone.clear();
-                }
+                slot.next_due.store(g.next_due(), Ordering::Relaxed);
+            }
+            // Notifications and freeing happen with every shard unlocked, once for the whole
+            // database: one publication a pass, not one per shard, so a subscriber's worker is
+            // woken once a tick rather than up to 64 times (each a switch on a shared core).
+            if !gone.is_empty() {
+                self.events.expired_many(db_index, &mut gone.iter().map(Entry::key));
+                gone.clear();
             }
         }
         removed

@@ -153,8 +153,9 @@ impl Watches {
 pub trait KeyEvents: Send + Sync {
     /// `key` of database `db` expired and was removed (found expired by a command).
     fn expired(&self, db: usize, key: &[u8]);
-    /// `keys` of database `db` expired and were removed by the timing wheel, in deadline
-    /// order. Called with no lock held, so a listener may batch its work.
+    /// `keys` of database `db` expired and were removed by the timing wheel in one pass
+    /// (in deadline order within each shard). Called with no lock held, so a listener may
+    /// batch its work.
     fn expired_many(&self, db: usize, keys: &mut dyn Iterator<Item = &[u8]>) {
         keys.for_each(|k| self.expired(db, k));
     }
