@@ -7,8 +7,8 @@
 //! honest figure on a small machine where the load generator saturates first.
 //!
 //! With `--pin` (the default when at least two CPUs are available) each server runs on CPU 0 and
-//! redis-benchmark on CPU 1 (taskset), so a multi-threaded server cannot win by taking the load
-//! generator's core.
+//! redis-benchmark and this process (which loads keys and listens for events itself) on CPU 1
+//! (taskset), so a multi-threaded server cannot win by taking the load generator's core.
 //!
 //! Usage: cargo run --release -p tumbler-benches --bin compare -- [--rounds N] [--requests N]
 //!        [--pipeline 1,16] [--workloads set-nx-px,get,del,pexpire,evalsha-cad,delifeq,ping-inline]
@@ -563,6 +563,15 @@ fn storm(o: &Opts, redis: &Server, tumbler: &Server) {
 
 fn main() {
     let o = parse_opts();
+    if o.pin {
+        // This process loads keys and listens for events in the memory, expiry and storm
+        // comparisons: it is a load generator too, and stays off the servers' core.
+        let pinned = Command::new("taskset")
+            .args(["-a", "-p", "-c", "1", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status();
+        assert!(pinned.is_ok_and(|s| s.success()), "taskset could not pin this process to CPU 1");
+    }
     let redis = start("redis", Path::new("redis-server"), o.pin);
     let tumbler = start("tumbler", &tumbler_binary(), o.pin);
     if o.memory > 0 {
