@@ -156,6 +156,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             if !self.flush().await {
                 return;
             }
+            // The replies are out; now is the time to help an expiry thread that is behind.
+            self.srv.help_reclaim(self.worker, self.srv.clock.mono_ms());
             match end {
                 BatchEnd::Close => return,
                 BatchEnd::Blocked(req) => {

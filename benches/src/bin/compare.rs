@@ -492,10 +492,11 @@ fn expiry(o: &Opts, redis: &Server, tumbler: &Server) {
         if let Some(p99) = info_field(s.port, "stats", "expiry_lag_p99_ms") {
             let f = |name: &str| info_field(s.port, "stats", name).unwrap_or_default();
             println!(
-                "{:<8} | removal lag in INFO: p50 {} ms, p99 {p99} ms, max {} ms",
+                "{:<8} | removal lag in INFO: p50 {} ms, p99 {p99} ms, max {} ms; {} keys reclaimed by workers",
                 s.name,
                 f("expiry_lag_p50_ms"),
-                f("expiry_lag_max_ms")
+                f("expiry_lag_max_ms"),
+                f("expired_by_workers")
             );
         }
     }

@@ -374,6 +374,7 @@ fn section(ctx: &Ctx<'_>, name: &str, o: &mut String) {
             field!(o, "expiry_lag_p50_ms", ks.lag(0.5).unwrap_or(0));
             field!(o, "expiry_lag_p99_ms", ks.lag(0.99).unwrap_or(0));
             field!(o, "expiry_lag_max_ms", ks.lag_max());
+            field!(o, "expired_by_workers", ks.expired_by_workers());
         }
         "replication" => {
             o.push_str("# Replication\r\n");
@@ -457,6 +458,7 @@ fn section(ctx: &Ctx<'_>, name: &str, o: &mut String) {
             field!(o, "expiry_lag_p50_ms", ks.lag(0.5).unwrap_or(0));
             field!(o, "expiry_lag_p99_ms", ks.lag(0.99).unwrap_or(0));
             field!(o, "expiry_lag_max_ms", ks.lag_max());
+            field!(o, "expired_by_workers", ks.expired_by_workers());
             // Scripts that provably touch only their declared keys run beside other workers.
             field!(o, "scripts_beside_others", srv.stats.sum(|w| &w.scripts_beside));
             field!(o, "scripts_alone", srv.stats.sum(|w| &w.scripts_alone));

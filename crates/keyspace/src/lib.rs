@@ -872,6 +872,33 @@ impl Keyspace {
         removed
     }
 
+    /// True when the expiry thread is behind: `now` is past the time it planned to reclaim at
+    /// (one atomic load, cheap enough for a worker to ask after every batch).
+    #[inline]
+    pub fn reclaim_overdue(&self, now: u64) -> bool {
+        now > self.wakeup.planned.load(Ordering::Relaxed)
+    }
+
+    /// A reclaiming pass by a worker, for an expiry thread that is behind
+    /// ([`Self::reclaim_overdue`]): at most `budget` timers a shard, like [`Self::reclaim`],
+    /// which it may run beside (each shard is reclaimed under its own lock). When the pass
+    /// leaves nothing due, it moves the planned time on to the next timer, so that other
+    /// batches stop helping; unless a writer or the expiry thread planned anew meanwhile.
+    /// Returns the number of keys removed.
+    pub fn help_reclaim(&self, now: u64, budget: usize) -> usize {
+        let planned = self.wakeup.planned.load(Ordering::Relaxed);
+        if now <= planned {
+            return 0;
+        }
+        let removed = self.reclaim(now, budget);
+        self.stats.reclaimed_by_workers(removed as u64);
+        let due = self.next_due();
+        if due > planned {
+            let _ = self.wakeup.planned.compare_exchange(planned, due, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        removed
+    }
+
     /// The earliest time any shard may have expiry work (`u64::MAX` if none).
     pub fn next_due(&self) -> u64 {
         self.dbs

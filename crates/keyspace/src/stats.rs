@@ -20,6 +20,8 @@ pub struct KeyspaceStats {
     lock_delay: AtomicU64,
     lag_buckets: [AtomicU64; LAG_BOUNDS_MS.len()],
     lag_max: AtomicU64,
+    /// Keys reclaimed by workers helping an expiry thread that was behind.
+    by_workers: AtomicU64,
 }
 
 impl KeyspaceStats {
@@ -101,6 +103,18 @@ impl KeyspaceStats {
         Some(self.lag_max())
     }
 
+    /// Records `n` keys reclaimed by a worker for an expiry thread that was behind.
+    pub fn reclaimed_by_workers(&self, n: u64) {
+        if n > 0 {
+            self.by_workers.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Keys reclaimed by workers rather than the expiry thread.
+    pub fn expired_by_workers(&self) -> u64 {
+        self.by_workers.load(Ordering::Relaxed)
+    }
+
     /// Largest lag seen, in ms.
     pub fn lag_max(&self) -> u64 {
         self.lag_max.load(Ordering::Relaxed)
@@ -113,6 +127,7 @@ impl KeyspaceStats {
             b.store(0, Ordering::Relaxed);
         }
         self.lag_max.store(0, Ordering::Relaxed);
+        self.by_workers.store(0, Ordering::Relaxed);
         self.locks_expired.store(0, Ordering::Relaxed);
         self.locks_released.store(0, Ordering::Relaxed);
         self.locks_extended.store(0, Ordering::Relaxed);

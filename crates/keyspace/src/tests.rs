@@ -243,6 +243,36 @@ fn db_info_reports_average_ttl() {
 }
 
 #[test]
+fn workers_help_only_an_expiry_thread_that_is_behind() {
+    let ks = Keyspace::new(1);
+    for i in 0..200u64 {
+        set(&ks, 0, format!("k{i}").as_bytes(), b"v", Ttl::At(1000 + i), 0);
+    }
+    // The expiry thread plans to wake at 1100 (here without sleeping).
+    ks.wait_for_due(0, 1100, Duration::ZERO);
+    assert!(!ks.reclaim_overdue(1100));
+    assert_eq!(ks.help_reclaim(1100, usize::MAX), 0, "on time: keys due now are the expiry thread's");
+    assert_eq!(ks.dbsize(0), 200);
+    // Behind: a worker reclaims, a little at a time, until nothing is due.
+    assert!(ks.reclaim_overdue(1150));
+    let first = ks.help_reclaim(1150, 1);
+    assert!(first > 0 && first <= SHARDS, "one timer a shard: {first}");
+    assert!(ks.reclaim_overdue(1150), "keys still due: the next batch helps again");
+    let mut helped = first;
+    while ks.reclaim_overdue(1150) {
+        let n = ks.help_reclaim(1150, 1);
+        assert!(n > 0, "a pass while behind makes progress");
+        helped += n;
+    }
+    assert_eq!(helped, 150, "exactly the keys past their deadlines (1000..=1149)");
+    assert_eq!(ks.stats.expired_by_workers(), 150);
+    assert_eq!(ks.dbsize(0), 50);
+    // Nothing due any more, so the plan moved on to the next timer: no more help.
+    assert_eq!(ks.help_reclaim(1150, usize::MAX), 0);
+    assert_eq!(ks.reclaim(1200, usize::MAX), 50, "the rest is the expiry thread's again");
+}
+
+#[test]
 fn wait_for_due_wakes_on_an_earlier_deadline() {
     let ks = std::sync::Arc::new(Keyspace::new(1));
     let k2 = ks.clone();
