@@ -378,6 +378,45 @@ fn scripts_on_declared_keys_run_beside_each_other_and_stay_atomic() {
 /// runs beside others must finish without that error; the undeclared keys it might touch are
 /// `k:z`, `k:ax` and ARGV[1] = `k:c`. (With the check's assignment tracking or its "the whole
 /// expression is KEYS[...]" rule switched off, this test fails.)
+/// A script that begins by selecting the database its arguments name (as
+/// @sesamecare-oss/redlock's do) runs beside others, on its keys in that database; replies and
+/// data match redis-server's, also when the SELECT fails and the script goes on in the caller's
+/// database. A database that cannot be told from the arguments before the script runs makes it
+/// run alone, with the same result.
+#[test]
+fn a_leading_select_runs_beside_others_in_the_database_it_names() {
+    let t = Tumbler::start(&[("io-threads", "2")]);
+    let redis = tumbler_tests::RedisServer::start(&[]);
+    let mut c = RawConn::connect(t.addr()).unwrap();
+    let mut r = RawConn::connect(redis.addr()).unwrap();
+    let scripts = [
+        "redis.pcall('SELECT', tonumber(ARGV[1])) redis.call('set', KEYS[1], ARGV[2]) return redis.call('get', KEYS[1])",
+        "redis.call('select', ARGV[1]) return redis.call('incr', KEYS[1])",
+        "local ok = redis.pcall('select', ARGV[1]) return {redis.call('exists', KEYS[1]), type(ok)}",
+    ];
+    for script in scripts {
+        for db in ["3", "0", "15", "99", "x", " 3", "03"] {
+            // Through tonumber, only plain digits say which database for sure.
+            let plain = db == "0" || !db.starts_with('0') && db.bytes().all(|b| b.is_ascii_digit());
+            let beside = !script.contains("tonumber") || plain;
+            let args: [&[u8]; 6] = [b"EVAL", script.as_bytes(), b"1", b"sel:k", db.as_bytes(), b"v"];
+            let (before, _) = script_runs(&mut c);
+            let (got, want) = (c.cmd(&args).unwrap(), r.cmd(&args).unwrap());
+            assert_eq!(text(&got), text(&want), "{script} with ARGV[1] = {db:?}");
+            let (after, _) = script_runs(&mut c);
+            assert_eq!(after > before, beside, "{script} with ARGV[1] = {db:?}: beside others");
+        }
+    }
+    // Where every write landed, database by database, and the callers stayed in database 0.
+    for db in 0..16 {
+        let n = db.to_string();
+        let probe: [&[&[u8]]; 3] = [&[b"SELECT", n.as_bytes()], &[b"GET", b"sel:k"], &[b"SELECT", b"0"]];
+        for cmd in probe {
+            assert_eq!(text(&c.cmd(cmd).unwrap()), text(&r.cmd(cmd).unwrap()), "database {db}: {cmd:?}");
+        }
+    }
+}
+
 #[test]
 fn the_source_check_accepts_no_script_that_reaches_an_undeclared_key() {
     let t = Tumbler::start(&[("io-threads", "2")]);
@@ -400,6 +439,8 @@ fn the_source_check_accepts_no_script_that_reaches_an_undeclared_key() {
         "KEYS[tonumber(ARGV[2]) - 3]",
         "nil",
     ];
+    // Databases a SELECT may name: ARGV[2] is "5", ARGV[1] no number.
+    const SELECT: [&str; 5] = ["ARGV[2]", "tonumber(ARGV[2])", "ARGV[1]", "tonumber(ARGV[1])", "2"];
     fn pick<'a>(rand: &mut impl FnMut(usize) -> usize, from: &[&'a str]) -> &'a str {
         from[rand(from.len())]
     }
@@ -416,7 +457,8 @@ fn the_source_check_accepts_no_script_that_reaches_an_undeclared_key() {
             4 => format!("redis.call('incr', {arg})"),
             _ => format!("local r = redis.pcall('get', {arg}) if type(r) == 'table' and r.err then return r.err end"),
         };
-        match r(12) {
+        match r(13) {
+            10 => format!("redis.pcall('select', {})", pick(&mut r, &SELECT)),
             0 => format!("local {v} = {e}"),
             1 => format!("{v} = {e}"),
             2 => format!("local {v}, {w} = {e}, {}", pick(&mut r, &KEYISH)),
@@ -434,7 +476,12 @@ fn the_source_check_accepts_no_script_that_reaches_an_undeclared_key() {
     for _ in 0..4000 {
         // A key variable first, then whatever may rebind it, then a use of it.
         let v = VARS[rand(VARS.len())];
-        let mut body = vec![format!("local {v} = KEYS[{}]", 1 + rand(2))];
+        let mut body = Vec::new();
+        if rand(3) == 0 {
+            // A leading SELECT, the one kind the check can follow.
+            body.push(format!("redis.{}('select', {})", ["call", "pcall"][rand(2)], SELECT[rand(SELECT.len())]));
+        }
+        body.push(format!("local {v} = KEYS[{}]", 1 + rand(2)));
         body.extend((0..1 + rand(4)).map(|_| statement(&mut rand, 0)));
         body.push(format!("redis.call('get', {v})"));
         let script = format!("{} return 1", body.join(" "));

@@ -12,6 +12,11 @@
 //!   binds to a key (`local name = KEYS[...]`, or the value of `for _, name in ipairs(KEYS)`)
 //!   and nothing assigns; for commands whose every argument is a key, `unpack(KEYS)` as the
 //!   only argument also does;
+//! * the one exception to the literal-keys rule is a leading `SELECT` whose database comes
+//!   from the arguments (`redis.pcall('SELECT', tonumber(ARGV[1]))`, as
+//!   `@sesamecare-oss/redlock` writes it): the script's first call, in a statement of its own
+//!   at the top level, so that the caller reads the database from ARGV before the script runs
+//!   ([`Db::Argv`]) and claims the keys there;
 //! * `KEYS` and `ARGV` are only read (indexed, counted with `#`, iterated, unpacked); `redis`
 //!   is only used through its members, and only `call`/`pcall` reach commands;
 //! * nothing can run long or reach code this reading does not see: no `while`, `repeat`,
@@ -28,6 +33,7 @@
 //! The server checks every key at run time as well, so a mistake here would turn into an error
 //! reply, never into a script seeing another client's half-done work.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 /// How a command's arguments relate to keys, for [`declared_keys_only`].
@@ -43,18 +49,36 @@ pub enum KeyRule {
     Unknown,
 }
 
+/// The database the keys of a script that passed [`declared_keys_only`] are in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    /// The caller's.
+    Caller,
+    /// The one the script's leading `SELECT` names, from its arguments, so that the caller
+    /// can tell which before the script runs.
+    Argv {
+        /// Which ARGV (1-based).
+        index: usize,
+        /// Passed through Lua's `tonumber` (rather than as it is).
+        tonumber: bool,
+    },
+}
+
 /// Whether the Lua source `src` reaches only the keys it declares and always finishes (see
-/// the module docs). `rule` classifies command names (as written, any case).
-pub fn declared_keys_only(src: &[u8], rule: &dyn Fn(&[u8]) -> KeyRule) -> bool {
-    let Some(tokens) = lex(src) else { return false };
-    Check { t: &tokens, rule, key_vars: key_vars(&tokens) }.run()
+/// the module docs), and if so in which database. `rule` classifies command names (as
+/// written, any case).
+pub fn declared_keys_only(src: &[u8], rule: &dyn Fn(&[u8]) -> KeyRule) -> Option<Db> {
+    let tokens = lex(src)?;
+    let (key_vars, bound) = key_vars(&tokens);
+    let check = Check { t: &tokens, rule, key_vars, bound, calls: Cell::new(0), select: Cell::new(None) };
+    check.run().then(|| check.select.get().unwrap_or(Db::Caller))
 }
 
 #[derive(Clone, Debug, PartialEq)]
 enum Tok<'a> {
     Name(&'a [u8]),
     Str(Vec<u8>),
-    Num,
+    Num(&'a [u8]),
     Op(&'static str),
 }
 
@@ -166,6 +190,7 @@ fn lex(s: &[u8]) -> Option<Vec<Tok<'_>>> {
             // Exactly as Lua 5.1's read_numeral splits it (a token boundary read differently
             // from Lua could hide a name): digits and dots, an optional exponent mark and
             // sign, then any letters, digits and underscores.
+            let start = i;
             while i < s.len() && (s[i].is_ascii_digit() || s[i] == b'.') {
                 i += 1;
             }
@@ -178,7 +203,7 @@ fn lex(s: &[u8]) -> Option<Vec<Tok<'_>>> {
             while i < s.len() && (s[i].is_ascii_alphanumeric() || s[i] == b'_') {
                 i += 1;
             }
-            out.push(Tok::Num);
+            out.push(Tok::Num(&s[start..i]));
         } else if c.is_ascii_alphabetic() || c == b'_' {
             let start = i;
             while i < s.len() && (s[i].is_ascii_alphanumeric() || s[i] == b'_') {
@@ -214,7 +239,10 @@ fn long_bracket(s: &[u8], i: usize) -> Option<usize> {
 /// `local name = KEYS[...]` (the whole expression) or the value of
 /// `for _, name in ipairs(KEYS) do`, and it is never assigned or bound any other way. Out of
 /// scope the name is an unset global, nil, which reaches no key.
-fn key_vars<'a>(t: &[Tok<'a>]) -> Vec<&'a [u8]> {
+///
+/// Also returns every name that is bound or assigned anywhere (a `tonumber` the script
+/// redefines is not Lua's).
+fn key_vars<'a>(t: &[Tok<'a>]) -> (Vec<&'a [u8]>, Vec<&'a [u8]>) {
     // Per name: (bindings as a key, any other binding or assignment).
     let mut seen: HashMap<&[u8], (usize, bool)> = HashMap::new();
     let name = |i: usize| match t.get(i) {
@@ -309,7 +337,8 @@ fn key_vars<'a>(t: &[Tok<'a>]) -> Vec<&'a [u8]> {
             }
         }
     }
-    seen.into_iter().filter(|(_, (keys, other))| *keys > 0 && !other).map(|(n, _)| n).collect()
+    let bound = seen.keys().copied().collect();
+    (seen.into_iter().filter(|(_, (keys, other))| *keys > 0 && !other).map(|(n, _)| n).collect(), bound)
 }
 
 /// Lua 5.1's reserved words.
@@ -395,6 +424,12 @@ struct Check<'t, 'a> {
     t: &'t [Tok<'a>],
     rule: &'t dyn Fn(&[u8]) -> KeyRule,
     key_vars: Vec<&'a [u8]>,
+    /// Every name bound or assigned somewhere.
+    bound: Vec<&'a [u8]>,
+    /// `redis.call`/`pcall`s seen so far, in source order.
+    calls: Cell<usize>,
+    /// The leading SELECT, once seen.
+    select: Cell<Option<Db>>,
 }
 
 impl Check<'_, '_> {
@@ -518,6 +553,11 @@ impl Check<'_, '_> {
             return false;
         };
         let rest = &args[1..];
+        let first = self.calls.replace(self.calls.get() + 1) == 0;
+        if name.eq_ignore_ascii_case(b"select") {
+            // `open - 3` is the `redis` of `redis.call(`.
+            return first && self.leading_select(open - 3, rest);
+        }
         match (self.rule)(name) {
             KeyRule::NoKeys => true,
             KeyRule::First => rest.first().is_some_and(|a| self.is_key(a)),
@@ -528,6 +568,55 @@ impl Check<'_, '_> {
             }
             KeyRule::Unknown => false,
         }
+    }
+
+    /// A SELECT the caller can follow (`@sesamecare-oss/redlock` begins every script with
+    /// one): `redis.call('SELECT', ARGV[n])` or with `tonumber(ARGV[n])`, as the script's first
+    /// call, at the top level (in no `if` or `do` block) and not an operand of `and`, `or` or
+    /// `not`, so that it runs before every other call and whatever the data; `tonumber` being
+    /// Lua's. The caller then knows the database from the arguments before the script runs
+    /// ([`Db::Argv`]); a call to `redis` at `at` that is anything else is refused.
+    fn leading_select(&self, at: usize, args: &[&[Tok<'_>]]) -> bool {
+        let t = self.t;
+        let depth = t[..at].iter().fold(0isize, |d, tok| match tok {
+            Tok::Name(b"if" | b"do") => d + 1,
+            Tok::Name(b"end") => d - 1,
+            _ => d,
+        });
+        // A statement of its own, or the value of `local name =` (an `=` can also be a table
+        // field's, in a constructor that may be an operand of `and`).
+        let statement = match at.checked_sub(1).map(|p| &t[p]) {
+            None | Some(Tok::Op(";" | ")" | "]" | "}") | Tok::Str(_) | Tok::Num(_)) => true,
+            Some(Tok::Op("=")) => {
+                at >= 3
+                    && t[at - 3] == Tok::Name(b"local")
+                    && matches!(t[at - 2], Tok::Name(n) if !KEYWORDS.contains(&n))
+            }
+            Some(Tok::Name(n)) => !matches!(*n, b"and" | b"or" | b"not"),
+            Some(Tok::Op(_)) => false,
+        };
+        let argv = |a: &[Tok<'_>]| match a {
+            [Tok::Name(b"ARGV"), Tok::Op("["), Tok::Num(n), Tok::Op("]")] if n.iter().all(u8::is_ascii_digit) => {
+                std::str::from_utf8(n).ok()?.parse::<usize>().ok().filter(|&i| i >= 1)
+            }
+            _ => None,
+        };
+        let db = match args {
+            [a] => match a {
+                [Tok::Name(b"tonumber"), Tok::Op("("), inner @ .., Tok::Op(")")]
+                    if !self.bound.contains(&&b"tonumber"[..]) =>
+                {
+                    argv(inner).map(|index| Db::Argv { index, tonumber: true })
+                }
+                _ => argv(a).map(|index| Db::Argv { index, tonumber: false }),
+            },
+            _ => None,
+        };
+        if depth != 0 || !statement || db.is_none() {
+            return false;
+        }
+        self.select.set(db);
+        true
     }
 
     /// `KEYS[...]` (whole) or a key variable.
@@ -577,7 +666,7 @@ mod tests {
     }
 
     fn ok(src: &str) -> bool {
-        declared_keys_only(src.as_bytes(), &rule)
+        declared_keys_only(src.as_bytes(), &rule).is_some()
     }
 
     #[test]
@@ -644,6 +733,57 @@ mod tests {
         // Reassigned in the middle of a multiple assignment, after a call.
         assert!(!ok("local key = KEYS[1] local a tostring(1) a, key, a = 1, ARGV[1], 2 return redis.call('get', key)"));
         assert!(!ok("local key = KEYS[1] local t = {} t[1], key = 1, ARGV[1] return redis.call('get', key)"));
+    }
+
+    fn db(src: &str) -> Option<Db> {
+        declared_keys_only(src.as_bytes(), &rule)
+    }
+
+    #[test]
+    fn a_leading_select_from_the_arguments_is_followed() {
+        let tonumber = Some(Db::Argv { index: 1, tonumber: true });
+        assert_eq!(db("redis.pcall('SELECT', tonumber(ARGV[1])) return redis.call('get', KEYS[1])"), tonumber);
+        assert_eq!(db("\n  -- pick the database\n  redis.pcall(\"SELECT\", tonumber(ARGV[1]))\n  return 1"), tonumber);
+        assert_eq!(
+            db("local ok = redis.call('select', ARGV[3]); return redis.call('del', KEYS[1])"),
+            Some(Db::Argv { index: 3, tonumber: false })
+        );
+        assert_eq!(
+            db("if ARGV[2] then return 0 end redis.pcall('select', ARGV[1]) return 1"),
+            Some(Db::Argv { index: 1, tonumber: false })
+        );
+        assert_eq!(db("return redis.call('get', KEYS[1])"), Some(Db::Caller));
+        // Not first, not on its own, not at the top level, not once, not from ARGV as it is.
+        assert_eq!(db("redis.call('get', KEYS[1]) redis.pcall('select', ARGV[1]) return 1"), None);
+        assert_eq!(db("return redis.call('get', KEYS[1], redis.pcall('select', ARGV[1]))"), None);
+        assert_eq!(
+            db("if ARGV[2] == 'x' then redis.pcall('select', ARGV[1]) end return redis.call('get', KEYS[1])"),
+            None
+        );
+        assert_eq!(db("for _, k in ipairs(KEYS) do redis.pcall('select', ARGV[1]) end"), None);
+        assert_eq!(db("do redis.pcall('select', ARGV[1]) end return 1"), None);
+        assert_eq!(
+            db("local x = ARGV[2] == 'y' and redis.pcall('select', ARGV[1]) return redis.call('get', KEYS[1])"),
+            None
+        );
+        assert_eq!(db("local x = not redis.pcall('select', ARGV[1])"), None);
+        assert_eq!(db("local a, b = 1, redis.pcall('select', ARGV[1])"), None);
+        assert_eq!(db("local t = ARGV[2] == 'y' and {x = redis.pcall('select', ARGV[1])} return 1"), None);
+        assert_eq!(db("local t = ARGV[2] == 'y' and {[1] = redis.pcall('select', ARGV[1])} return 1"), None);
+        assert_eq!(db("x = redis.pcall('select', ARGV[1]) return 1"), None);
+        assert_eq!(db("redis.pcall('select', ARGV[1]) redis.pcall('select', ARGV[2]) return 1"), None);
+        assert_eq!(db("redis.pcall('select', 1) return redis.call('get', KEYS[1])"), None);
+        assert_eq!(db("redis.pcall('select', '1') return 1"), None);
+        assert_eq!(db("redis.pcall('select', KEYS[1]) return 1"), None);
+        assert_eq!(db("redis.pcall('select', ARGV[1] + 1) return 1"), None);
+        assert_eq!(db("redis.pcall('select', tonumber(ARGV[1]) + 1) return 1"), None);
+        assert_eq!(db("redis.pcall('select', tonumber(ARGV[1], 16)) return 1"), None);
+        assert_eq!(db("redis.pcall('select', ARGV[0]) return 1"), None);
+        assert_eq!(db("redis.pcall('select', ARGV[1.0]) return 1"), None);
+        assert_eq!(db("redis.pcall('select', ARGV[1], ARGV[2]) return 1"), None);
+        assert_eq!(db("redis.pcall('select') return 1"), None);
+        assert_eq!(db("tonumber = tostring redis.pcall('select', tonumber(ARGV[1])) return 1"), None);
+        assert_eq!(db("local tonumber = tostring redis.pcall('select', tonumber(ARGV[1])) return 1"), None);
     }
 
     #[test]

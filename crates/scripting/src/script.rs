@@ -60,7 +60,7 @@ pub struct Script {
     /// still count the shebang as line 1.
     pub(crate) code_start: usize,
     /// [`Script::declared_keys_only`], worked out on first use.
-    declared_only: std::sync::OnceLock<bool>,
+    declared_only: std::sync::OnceLock<Option<crate::declared::Db>>,
 }
 
 impl Script {
@@ -71,10 +71,10 @@ impl Script {
         Ok(Script { sha: sha1_hex(body), body: body.into(), flags, code_start, declared_only: Default::default() })
     }
 
-    /// Whether the script provably touches only its declared keys and always finishes
-    /// ([`crate::declared::declared_keys_only`], with the server's command `rule`); read once
-    /// per script and remembered.
-    pub fn declared_keys_only(&self, rule: &dyn Fn(&[u8]) -> crate::declared::KeyRule) -> bool {
+    /// Whether the script provably touches only its declared keys and always finishes, and in
+    /// which database ([`crate::declared::declared_keys_only`], with the server's command
+    /// `rule`); read once per script and remembered.
+    pub fn declared_keys_only(&self, rule: &dyn Fn(&[u8]) -> crate::declared::KeyRule) -> Option<crate::declared::Db> {
         *self.declared_only.get_or_init(|| crate::declared::declared_keys_only(self.code(), rule))
     }
 

@@ -25,6 +25,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use tumbler_keyspace::Claim;
 use tumbler_proto::{errors, num, Args, Protocol, Reply};
+use tumbler_scripting::declared::Db;
 use tumbler_scripting::{sha1_hex, sha_arg, Engine, EngineConfig, Host, RunOptions, Script};
 
 /// What a worker thread keeps for scripts.
@@ -144,13 +145,17 @@ fn run_script(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro_command: bool)
         let run = Run { script: &script, keys, argv, read_only, user, caller };
         // Beside others only from a batch that shares the gate: a batch that already took it
         // (an earlier script, EXEC) has the keyspace anyway, and busy mode runs no script.
-        let beside = !ctx.conn.exclusive
-            && matches!(ctx.gate, Some(crate::Passage::Shared(_)))
-            && script.declared_keys_only(&|name| srv.registry.script_key_rule(name));
+        let beside = if !ctx.conn.exclusive && matches!(ctx.gate, Some(crate::Passage::Shared(_))) {
+            script
+                .declared_keys_only(&|name| srv.registry.script_key_rule(name))
+                .and_then(|db| beside_db(db, ctx.conn.db, argv, srv.keyspace.databases(), run.user.is_some()))
+        } else {
+            None
+        };
         let w = srv.stats.worker(ctx.worker);
-        if beside { &w.scripts_beside } else { &w.scripts_alone }.fetch_add(1, Relaxed);
-        if beside {
-            let claim = srv.keyspace.claim(ctx.conn.db, keys.iter(), ctx.worker + 1);
+        if beside.is_some() { &w.scripts_beside } else { &w.scripts_alone }.fetch_add(1, Relaxed);
+        if let Some(db) = beside {
+            let claim = srv.keyspace.claim(db, keys.iter(), ctx.worker + 1);
             if claim.waited() {
                 ctx.now = srv.clock.mono_ms().max(ctx.now);
             }
@@ -171,6 +176,25 @@ fn run_script(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro_command: bool)
         }
         Ok(())
     })
+}
+
+/// The database a script beside others works in, known before it runs: the caller's, or the
+/// one its leading SELECT names ([`Db::Argv`]), read from `argv` exactly as SELECT will read
+/// it (a SELECT that will fail leaves the caller's). `None` when that cannot be told for sure,
+/// and the script runs alone: an ARGV it does not have, a `tonumber` of anything but plain
+/// digits (whose number could print differently), or a restricted caller (ACL could refuse
+/// the SELECT).
+fn beside_db(db: Db, caller: usize, argv: Args<'_>, databases: usize, restricted: bool) -> Option<usize> {
+    let Db::Argv { index, tonumber } = db else { return Some(caller) };
+    if restricted || index > argv.len() {
+        return None;
+    }
+    let a = argv.get(index - 1);
+    let plain = a == b"0" || (a.first().is_some_and(|c| (b'1'..=b'9').contains(c)) && a.iter().all(u8::is_ascii_digit));
+    if tonumber && !plain {
+        return None;
+    }
+    Some(crate::util::db_index(a, databases).unwrap_or(caller))
 }
 
 /// One script run, whichever way it holds the keyspace.
@@ -233,6 +257,11 @@ impl ScriptHost<'_> {
     /// in the shards it claimed, in its own database.
     fn check_claim(&self, claim: &Claim<'_>, argv: Args<'_>) -> Result<(), Vec<u8>> {
         use tumbler_scripting::declared::KeyRule;
+        if argv.get(0).eq_ignore_ascii_case(b"select") {
+            // The leading SELECT the claim was taken for ([`beside_db`]); a key in any other
+            // database fails the check below.
+            return Ok(());
+        }
         let keys = match self.srv.registry.script_key_rule(argv.get(0)) {
             KeyRule::NoKeys => return Ok(()),
             KeyRule::First => 1..2,
