@@ -156,7 +156,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             if !self.flush().await {
                 return;
             }
-            // The replies are out; now is the time to help an expiry thread that is behind.
+            // The replies are out: reclaim expired keys if the expiry thread's time has come.
             self.srv.help_reclaim(self.worker, self.srv.clock.mono_ms());
             match end {
                 BatchEnd::Close => return,

@@ -15,7 +15,7 @@ pub const TUMBLER_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// (INFO `redis_version`, HELLO `version`): clients enable features by it.
 pub const REDIS_VERSION: &str = "7.0.15";
 
-/// Timers a worker reclaims per shard in one pass for an expiry thread that is behind: at
+/// Timers a worker reclaims per shard in one pass for the expiry thread ([`Server::help_reclaim`]): at
 /// most 1,024 keys over the 64 shards, about 0.3 ms for the worker's other clients to wait
 /// (0.3 µs a key); if keys are still due, the worker's next batch takes the next step.
 pub const HELP_BUDGET: usize = 16;
@@ -202,15 +202,16 @@ impl Server {
         self.workers + 1
     }
 
-    /// Between batches, worker `worker` reclaims a little itself when the expiry thread is
-    /// behind: that thread runs at a lower priority and shares a core with the workers, so
-    /// under a saturating load it waits for the CPU while keys stay past their deadlines (and
-    /// their `expired` events unsent). At most [`HELP_BUDGET`] timers a shard, so the worker's
-    /// other clients wait for little; unless a script holds the whole keyspace, or DEBUG
-    /// SET-ACTIVE-EXPIRE 0 turned expiry off. Returns keys removed.
+    /// Between batches, worker `worker` reclaims a little itself once the time the expiry
+    /// thread planned to reclaim at has come: that thread runs at a lower priority and shares
+    /// a core with the workers, so under a saturating load it waits for the CPU while keys
+    /// stay past their deadlines (and their `expired` events unsent). At most [`HELP_BUDGET`]
+    /// timers a shard, so the worker's other clients wait for little; unless a script holds
+    /// the whole keyspace, or DEBUG SET-ACTIVE-EXPIRE 0 turned expiry off. Returns keys
+    /// removed.
     #[inline]
     pub fn help_reclaim(&self, worker: usize, now: u64) -> usize {
-        if !self.keyspace.reclaim_overdue(now) || !self.active_expire.load(Relaxed) {
+        if !self.keyspace.reclaim_due(now) || !self.active_expire.load(Relaxed) {
             return 0;
         }
         let Some(_g) = self.gate.try_shared_for(worker, std::time::Duration::ZERO) else {

@@ -872,22 +872,23 @@ impl Keyspace {
         removed
     }
 
-    /// True when the expiry thread is behind: `now` is past the time it planned to reclaim at
-    /// (one atomic load, cheap enough for a worker to ask after every batch).
+    /// True when the time the expiry thread planned to reclaim at has come: one atomic load,
+    /// cheap enough for a worker to ask after every batch. A worker that asks is running, and
+    /// the expiry thread, at a lower priority on the same core, may not be for a while.
     #[inline]
-    pub fn reclaim_overdue(&self, now: u64) -> bool {
-        now > self.wakeup.planned.load(Ordering::Relaxed)
+    pub fn reclaim_due(&self, now: u64) -> bool {
+        now >= self.wakeup.planned.load(Ordering::Relaxed)
     }
 
-    /// A reclaiming pass by a worker, for an expiry thread that is behind
-    /// ([`Self::reclaim_overdue`]): at most `budget` timers a shard, like [`Self::reclaim`],
-    /// which it may run beside (each shard is reclaimed under its own lock). When the pass
-    /// leaves nothing due, it moves the planned time on to the next timer, so that other
-    /// batches stop helping; unless a writer or the expiry thread planned anew meanwhile.
-    /// Returns the number of keys removed.
+    /// A reclaiming pass by a worker once the expiry thread's planned time has come
+    /// ([`Self::reclaim_due`]): at most `budget` timers a shard, like [`Self::reclaim`], which
+    /// it may run beside (each shard is reclaimed under its own lock). When the pass leaves
+    /// nothing due, it moves the planned time on to the next timer, so that other batches
+    /// stop helping; unless a writer or the expiry thread planned anew meanwhile. Returns the
+    /// number of keys removed.
     pub fn help_reclaim(&self, now: u64, budget: usize) -> usize {
         let planned = self.wakeup.planned.load(Ordering::Relaxed);
-        if now <= planned {
+        if now < planned {
             return 0;
         }
         let removed = self.reclaim(now, budget);

@@ -20,7 +20,7 @@ pub struct KeyspaceStats {
     lock_delay: AtomicU64,
     lag_buckets: [AtomicU64; LAG_BOUNDS_MS.len()],
     lag_max: AtomicU64,
-    /// Keys reclaimed by workers helping an expiry thread that was behind.
+    /// Keys reclaimed by workers rather than the expiry thread (see `Keyspace::help_reclaim`).
     by_workers: AtomicU64,
 }
 
@@ -103,7 +103,7 @@ impl KeyspaceStats {
         Some(self.lag_max())
     }
 
-    /// Records `n` keys reclaimed by a worker for an expiry thread that was behind.
+    /// Records `n` keys reclaimed by a worker rather than the expiry thread.
     pub fn reclaimed_by_workers(&self, n: u64) {
         if n > 0 {
             self.by_workers.fetch_add(n, Ordering::Relaxed);

@@ -243,41 +243,39 @@ fn db_info_reports_average_ttl() {
 }
 
 #[test]
-fn workers_help_only_an_expiry_thread_that_is_behind() {
+fn workers_help_once_the_planned_time_has_come() {
     let ks = Keyspace::new(1);
     for i in 0..200u64 {
         set(&ks, 0, format!("k{i}").as_bytes(), b"v", Ttl::At(1000 + i), 0);
     }
     // The expiry thread plans to wake at 1100 (here without sleeping).
     ks.wait_for_due(0, 1100, Duration::ZERO);
-    assert!(!ks.reclaim_overdue(1100));
-    assert_eq!(ks.help_reclaim(1100, usize::MAX), 0, "on time: keys due now are the expiry thread's");
+    assert!(!ks.reclaim_due(1099));
+    assert_eq!(ks.help_reclaim(1099, usize::MAX), 0, "before the planned time, nothing to help with");
     assert_eq!(ks.dbsize(0), 200);
-    // Behind: a worker reclaims, a little at a time, until nothing is due.
-    assert!(ks.reclaim_overdue(1150));
+    // Later (the expiry thread kept waiting for the core): a worker reclaims, a little at a
+    // time, until nothing is due.
+    assert!(ks.reclaim_due(1150));
     let first = ks.help_reclaim(1150, 1);
     assert!(first > 0 && first <= SHARDS, "one timer a shard: {first}");
-    assert!(ks.reclaim_overdue(1150), "keys still due: the next batch helps again");
+    assert!(ks.reclaim_due(1150), "keys still due: the next batch helps again");
     // A pass may remove nothing yet still make progress: a shard's next due time is a lower
-    // bound (a coarse wheel slot), which a pass that only cascades it moves on. The workers
-    // stop once the plan is no longer behind `now`: nothing due before it is left, and a
-    // timer due at `now` itself is the expiry thread's, or the workers' a millisecond later.
+    // bound (a coarse wheel slot), which a pass that only cascades it moves on.
     let mut helped = first;
     for _ in 0..1000 {
-        if !ks.reclaim_overdue(1150) {
+        if !ks.reclaim_due(1150) {
             break;
         }
         helped += ks.help_reclaim(1150, 1);
     }
-    assert!(!ks.reclaim_overdue(1150), "passes while behind come to an end");
-    assert!(ks.next_due() >= 1150, "nothing due before 1150 is left");
-    // Keys 1000..=1148 have timers before 1150; 1149's is at 1150.
-    assert!(helped == 149 || helped == 150, "the keys past their deadlines: {helped}");
-    assert_eq!(ks.stats.expired_by_workers(), helped as u64);
-    assert_eq!(ks.dbsize(0), 200 - helped);
-    // The plan is no longer behind: no more help at 1150.
+    assert!(!ks.reclaim_due(1150), "the passes come to an end");
+    assert!(ks.next_due() > 1150, "nothing due at 1150 is left");
+    assert_eq!(helped, 150, "exactly the keys past their deadlines (1000..=1149)");
+    assert_eq!(ks.stats.expired_by_workers(), 150);
+    assert_eq!(ks.dbsize(0), 50);
+    // The plan moved on to the next timer: no more help at 1150.
     assert_eq!(ks.help_reclaim(1150, usize::MAX), 0);
-    assert_eq!(ks.reclaim(1200, usize::MAX), 200 - helped, "the rest is the expiry thread's again");
+    assert_eq!(ks.reclaim(1200, usize::MAX), 50, "the rest is the expiry thread's again");
 }
 
 #[test]
