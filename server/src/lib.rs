@@ -452,12 +452,12 @@ fn expiry(ctl: Arc<Control>) {
     let srv = &ctl.srv;
     while !srv.shutting_down.load(Relaxed) {
         srv.reclaim_expired(RECLAIM_BUDGET);
-        let now = srv.clock.mono_ms();
+        let now_us = srv.clock.mono_us();
         // Sleep until the earliest timer (a writer with an earlier deadline wakes us sooner);
         // wake at least every 100 ms to notice shutdown. While DEBUG SET-ACTIVE-EXPIRE 0 pauses
         // expiry, due timers are no reason to wake (that was a busy loop); turning it back on
         // wakes this thread.
         let due = if srv.active_expire.load(Relaxed) { srv.keyspace.next_due() } else { u64::MAX };
-        srv.keyspace.wait_for_due(now, due, Duration::from_millis(100));
+        srv.keyspace.wait_for_due(now_us, due, Duration::from_millis(100));
     }
 }

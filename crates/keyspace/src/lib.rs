@@ -910,16 +910,19 @@ impl Keyspace {
             .unwrap_or(u64::MAX)
     }
 
-    /// Blocks the expiry thread until `until` (monotonic ms, per `now`), at most `max_wait`, or
-    /// until a writer publishes an earlier deadline.
-    pub fn wait_for_due(&self, now: u64, until: u64, max_wait: Duration) {
+    /// Blocks the expiry thread until the start of millisecond `until` (monotonic, `now_us`
+    /// being the time now in microseconds), at most `max_wait`, or until a writer publishes an
+    /// earlier deadline. Counting in microseconds wakes the thread as its millisecond begins:
+    /// counting whole milliseconds from a truncated `now` woke it anywhere in that millisecond,
+    /// up to a millisecond late.
+    pub fn wait_for_due(&self, now_us: u64, until: u64, max_wait: Duration) {
         let mut n = self.wakeup.notified.lock();
         self.wakeup.planned.store(until, Ordering::Relaxed);
         if *n {
             *n = false;
             return;
         }
-        let wait = Duration::from_millis(until.saturating_sub(now)).min(max_wait);
+        let wait = Duration::from_micros(until.saturating_mul(1000).saturating_sub(now_us)).min(max_wait);
         if !wait.is_zero() {
             self.wakeup.cv.wait_for(&mut n, wait);
         }
