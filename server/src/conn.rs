@@ -157,7 +157,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
                 return;
             }
             // The replies are out: reclaim expired keys if the expiry thread's time has come.
-            self.srv.help_reclaim(self.worker, self.srv.clock.mono_ms());
+            // The time is the batch's last (its start, or a timed command's end): no clock read.
+            self.srv.help_reclaim(self.worker, self.conn.cmd_start_us / 1000);
             match end {
                 BatchEnd::Close => return,
                 BatchEnd::Blocked(req) => {

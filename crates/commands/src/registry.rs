@@ -104,9 +104,9 @@ impl Registry {
     /// How a script's `redis.call` of command `name` takes keys, for deciding whether the
     /// script may run beside others on its declared keys' shards
     /// ([`tumbler_scripting::declared`]): one key at argument 1, every argument a key, or, for
-    /// a few commands that touch no key at all, none. Everything else (subcommands, keys
-    /// found by keyword or count, commands that reach other databases or the whole keyspace)
-    /// is [`KeyRule::Unknown`].
+    /// a few commands that touch no key at all, none; SELECT is [`KeyRule::Select`].
+    /// Everything else (subcommands, keys found by keyword or count, commands that reach other
+    /// databases or the whole keyspace) is [`KeyRule::Unknown`].
     pub fn script_key_rule(&self, name: &[u8]) -> KeyRule {
         let Some(id) = self.lookup(name) else { return KeyRule::Unknown };
         let spec = self.get(id).spec;
@@ -117,6 +117,7 @@ impl Registry {
             // Keyless commands that read or write no keyspace state.
             return match spec.name {
                 "ping" | "echo" | "time" | "publish" => KeyRule::NoKeys,
+                "select" => KeyRule::Select,
                 _ => KeyRule::Unknown,
             };
         }

@@ -45,6 +45,9 @@ pub enum KeyRule {
     First,
     /// Every argument is a key (DEL, EXISTS, MGET…).
     All,
+    /// SELECT: no key, but the calls after it are in another database. Only a script's
+    /// leading SELECT of a database from ARGV qualifies (see the module docs).
+    Select,
     /// Anything else: the script must run alone.
     Unknown,
 }
@@ -554,11 +557,9 @@ impl Check<'_, '_> {
         };
         let rest = &args[1..];
         let first = self.calls.replace(self.calls.get() + 1) == 0;
-        if name.eq_ignore_ascii_case(b"select") {
-            // `open - 3` is the `redis` of `redis.call(`.
-            return first && self.leading_select(open - 3, rest);
-        }
         match (self.rule)(name) {
+            // `open - 3` is the `redis` of `redis.call(`.
+            KeyRule::Select => first && self.leading_select(open - 3, rest),
             KeyRule::NoKeys => true,
             KeyRule::First => rest.first().is_some_and(|a| self.is_key(a)),
             KeyRule::All => {
@@ -661,6 +662,7 @@ mod tests {
             b"get" | b"set" | b"pexpire" | b"pttl" | b"hset" | b"hget" | b"hincrby" | b"hexists" | b"hgetall"
             | b"incr" | b"lpush" => KeyRule::First,
             b"del" | b"exists" | b"mget" | b"unlink" => KeyRule::All,
+            b"select" => KeyRule::Select,
             _ => KeyRule::Unknown,
         }
     }

@@ -257,13 +257,10 @@ impl ScriptHost<'_> {
     /// in the shards it claimed, in its own database.
     fn check_claim(&self, claim: &Claim<'_>, argv: Args<'_>) -> Result<(), Vec<u8>> {
         use tumbler_scripting::declared::KeyRule;
-        if argv.get(0).eq_ignore_ascii_case(b"select") {
-            // The leading SELECT the claim was taken for ([`beside_db`]); a key in any other
-            // database fails the check below.
-            return Ok(());
-        }
         let keys = match self.srv.registry.script_key_rule(argv.get(0)) {
-            KeyRule::NoKeys => return Ok(()),
+            // The leading SELECT the claim was taken for ([`beside_db`]): a key in any other
+            // database fails `covers` in a later call.
+            KeyRule::NoKeys | KeyRule::Select => return Ok(()),
             KeyRule::First => 1..2,
             KeyRule::All => 1..argv.len(),
             KeyRule::Unknown => return Err(OUTSIDE_CLAIM.to_vec()),
