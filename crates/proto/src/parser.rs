@@ -223,6 +223,35 @@ fn strchr(hay: &[u8], needle: u8) -> Option<usize> {
     }
 }
 
+/// The common shape of a `*<n>`/`$<n>` length line at `at`: a number in canonical form (`0`,
+/// or up to 18 digits without a leading zero) right up to a `\r` that has a byte after it.
+/// Returns the number and the position after the line, or `None` for anything else (signs,
+/// other bytes, NULs, a line not complete yet), which the general path then handles: for every
+/// line this accepts, [`Parser::length_line`] returns the same.
+#[inline(always)]
+fn quick_length(input: &[u8], at: usize) -> Option<(i64, usize)> {
+    let first = *input.get(at + 1)?;
+    if !first.is_ascii_digit() {
+        return None;
+    }
+    let mut v = i64::from(first - b'0');
+    let mut i = at + 2;
+    loop {
+        let c = *input.get(i)?;
+        if c == b'\r' {
+            break;
+        }
+        // 18 digits at most: no overflow.
+        if !c.is_ascii_digit() || i - at > 18 || first == b'0' {
+            return None;
+        }
+        v = v * 10 + i64::from(c - b'0');
+        i += 1;
+    }
+    // Redis only requires a byte after the `\r` to be present; it does not check it.
+    (i + 1 < input.len()).then_some((v, i + 2))
+}
+
 impl Parser {
     /// A parser waiting for the first byte of a request.
     pub fn new() -> Self {
@@ -248,6 +277,12 @@ impl Parser {
                 return Ok(Step::Incomplete { need: 1 });
             };
             self.spans.clear();
+            if first == b'*' {
+                if let Some(consumed) = self.whole_request(input, limits) {
+                    return Ok(Step::Request { args: Args { data: input, spans: &self.spans }, consumed });
+                }
+                self.spans.clear();
+            }
             self.state = if first == b'*' {
                 State::Multibulk { remaining: 0, pos: 0, bulk: None }
             } else {
@@ -263,6 +298,34 @@ impl Parser {
             State::Multibulk { .. } => self.multibulk_args(input, limits),
             State::Start => unreachable_start(),
         }
+    }
+
+    /// A whole multibulk request that is all in `input` and in the usual shape (every length
+    /// line as [`quick_length`] reads it, within the limits), read in one pass with no state
+    /// kept; `None` leaves anything else to the resumable path, which would parse this request
+    /// the same way. Fills `spans`.
+    #[inline]
+    fn whole_request(&mut self, input: &[u8], limits: Limits) -> Option<usize> {
+        let (n, mut pos) = quick_length(input, 0)?;
+        if n == 0 || n > 64 || limits.unauthenticated && n > UNAUTH_MAX_ARGS {
+            return None;
+        }
+        for _ in 0..n {
+            if input.get(pos) != Some(&b'$') {
+                return None;
+            }
+            let (len, at) = quick_length(input, pos)?;
+            if len > limits.max_bulk_len || limits.unauthenticated && len > UNAUTH_MAX_BULK {
+                return None;
+            }
+            let end = at.checked_add(usize::try_from(len).ok()?)?;
+            if input.len().saturating_sub(end) < 2 {
+                return None;
+            }
+            self.spans.push((at, end));
+            pos = end + 2;
+        }
+        Some(pos)
     }
 
     fn inline<'a>(&'a mut self, input: &'a [u8]) -> Result<Step<'a>, ParseError> {
@@ -308,7 +371,11 @@ impl Parser {
     }
 
     fn multibulk_count<'a>(&'a mut self, input: &'a [u8], limits: Limits) -> Result<Step<'a>, ParseError> {
-        let Some((n, after)) = Self::length_line(input, 0) else {
+        let line = match quick_length(input, 0) {
+            Some((n, after)) => Some((Some(n), after)),
+            None => Self::length_line(input, 0),
+        };
+        let Some((n, after)) = line else {
             if input.len() > INLINE_MAX {
                 self.state = State::Start;
                 return Err(ParseError::TooBigMbulkCount);
@@ -341,9 +408,27 @@ impl Parser {
             return unreachable_start();
         };
         while remaining > 0 {
-            let len = match bulk {
-                Some(len) => len,
-                None => {
+            // The usual header, `$<digits>\r` with a byte after it, read in one pass; the
+            // general path below gives the same outcome for it, slower.
+            let quick = match bulk {
+                None if input.get(pos) == Some(&b'$') => quick_length(input, pos),
+                _ => None,
+            };
+            let len = match (bulk, quick) {
+                (Some(len), _) => len,
+                (None, Some((n, after))) => {
+                    if n > limits.max_bulk_len {
+                        self.state = State::Start;
+                        return Err(ParseError::InvalidBulkLength);
+                    }
+                    if limits.unauthenticated && n > UNAUTH_MAX_BULK {
+                        self.state = State::Start;
+                        return Err(ParseError::UnauthenticatedBulk);
+                    }
+                    pos = after;
+                    n as usize
+                }
+                (None, None) => {
                     let Some(cr) = strchr(&input[pos..], b'\r') else {
                         self.state = State::Multibulk { remaining, pos, bulk };
                         if input.len() - pos > INLINE_MAX {
@@ -556,5 +641,88 @@ mod tests {
     fn huge_declared_count_does_not_allocate_it() {
         let (v, _, e) = parse_all(b"*2000000000\r\n$1\r\na\r\n", Limits::default());
         assert!(v.is_empty() && e.is_none());
+    }
+    /// The one-pass reading of a length line agrees with the general one wherever it answers,
+    /// and answers for the lines clients send.
+    #[test]
+    fn quick_length_lines_agree_with_the_general_path() {
+        for line in [&b"*1\r\n"[..], b"$0\r\n", b"$3\r\n", b"$123456789012345678\r\n", b"*2\r\0"] {
+            assert!(quick_length(line, 0).is_some(), "{:?}", String::from_utf8_lossy(line));
+        }
+        for line in [&b"$1\r"[..], b"$-1\r\n", b"$01\r\n", b"$1234567890123456789\r\n", b"$1 \r\n", b"$\r\n"] {
+            assert!(quick_length(line, 0).is_none(), "{:?}", String::from_utf8_lossy(line));
+        }
+        // Random lines over the bytes that matter, and every prefix of them.
+        const ALPHABET: &[u8] = b"0123456789012345678901-+ \r\n\0$*x";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut accepted = 0;
+        for _ in 0..200_000 {
+            let len = (next() % 24) as usize;
+            let mut line = vec![b'$'];
+            line.extend((0..len).map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize]));
+            if let Some((v, after)) = quick_length(&line, 0) {
+                accepted += 1;
+                assert_eq!(Parser::length_line(&line, 0), Some((Some(v), after)), "{line:?}");
+            }
+        }
+        assert!(accepted > 1000, "only {accepted} random lines took the quick path");
+    }
+    /// A whole request read in one pass is the request the resumable path reads, byte for byte,
+    /// over random requests, damaged and cut short.
+    #[test]
+    fn whole_requests_agree_with_the_resumable_path() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let limits = [Limits::default(), Limits { max_bulk_len: 5, unauthenticated: true }];
+        let (mut whole, mut tried) = (0, 0);
+        for _ in 0..100_000 {
+            let argc = (next() % 5) as usize;
+            let mut req = format!("*{argc}\r\n").into_bytes();
+            for _ in 0..argc {
+                let len = (next() % 12) as usize;
+                req.extend_from_slice(format!("${len}\r\n").as_bytes());
+                req.extend((0..len).map(|_| b"ab\r\n$*0"[(next() % 6) as usize]));
+                req.extend_from_slice(b"\r\n");
+            }
+            req.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+            match next() % 4 {
+                0 => {
+                    let at = (next() as usize) % req.len();
+                    req[at] = b"0123456789$*\r\n-\0x"[(next() % 17) as usize];
+                }
+                1 => req.truncate((next() as usize) % req.len()),
+                _ => {}
+            }
+            if req.first() != Some(&b'*') {
+                continue;
+            }
+            for limits in limits {
+                tried += 1;
+                let mut p = Parser::new();
+                let quick = p.whole_request(&req, limits).map(|consumed| (p.spans.clone(), consumed));
+                let mut q = Parser::new();
+                q.state = State::Multibulk { remaining: 0, pos: 0, bulk: None };
+                let general = match q.multibulk_count(&req, limits) {
+                    Ok(Step::Request { args, consumed }) => Some((args.spans.to_vec(), consumed)),
+                    _ => None,
+                };
+                if let Some(quick) = quick {
+                    whole += 1;
+                    assert_eq!(Some(quick), general, "{:?}", String::from_utf8_lossy(&req));
+                }
+            }
+        }
+        assert!(whole > tried / 3, "only {whole} of {tried} requests were read whole");
     }
 }
