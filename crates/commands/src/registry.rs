@@ -3,7 +3,6 @@
 
 use crate::spec::{Begin, CommandSpec, Find, KeySpec, F, KS};
 use crate::table::TABLE;
-use std::collections::HashMap;
 use tumbler_scripting::declared::KeyRule;
 
 /// Dense index of a command or subcommand, for per-command statistics.
@@ -22,23 +21,89 @@ pub struct Registered {
 /// The commands, indexed.
 pub struct Registry {
     cmds: Vec<Registered>,
-    top: HashMap<Vec<u8>, CommandId, foldhash::fast::RandomState>,
-    subs: HashMap<(CommandId, Vec<u8>), CommandId, foldhash::fast::RandomState>,
+    names: NameTable,
 }
 
 /// Longest command or subcommand name looked up; longer input cannot be a command.
 const MAX_NAME: usize = 32;
 
-/// Lower-cases `name` into `buf` without allocating; `None` if it is too long to be a command.
-#[inline]
-fn lower<'b>(name: &[u8], buf: &'b mut [u8; MAX_NAME]) -> Option<&'b [u8]> {
-    if name.len() > MAX_NAME {
-        return None;
+/// A name as the table compares it: lower-cased, zero-padded to [`MAX_NAME`] bytes and read
+/// as words, with its length (so `get\0` is not `get`) and its parent command (or
+/// [`NO_PARENT`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct NameKey {
+    words: [u64; MAX_NAME / 8],
+    len: u8,
+    parent: CommandId,
+}
+
+/// The parent of a top-level command in a [`NameKey`].
+const NO_PARENT: CommandId = CommandId::MAX;
+
+impl NameKey {
+    /// `None` if `name` is too long to be a command.
+    #[inline]
+    fn new(parent: CommandId, name: &[u8]) -> Option<Self> {
+        if name.len() > MAX_NAME {
+            return None;
+        }
+        let mut buf = [0u8; MAX_NAME];
+        for (d, s) in buf.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        let mut words = [0u64; MAX_NAME / 8];
+        for (w, chunk) in words.iter_mut().zip(buf.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            *w = u64::from_le_bytes(b);
+        }
+        Some(NameKey { words, len: name.len() as u8, parent })
     }
-    for (d, s) in buf.iter_mut().zip(name) {
-        *d = s.to_ascii_lowercase();
+
+    #[inline]
+    fn hash(&self) -> u64 {
+        let [a, b, c, d] = self.words;
+        let mixed = a ^ b.rotate_left(17) ^ c.rotate_left(31) ^ d.rotate_left(47);
+        (mixed ^ (u64::from(self.len) << 48) ^ (u64::from(self.parent) << 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
     }
-    Some(&buf[..name.len()])
+}
+
+/// Command and subcommand names to ids: open addressing with linear probing over a table
+/// built once at startup and at most a quarter full, so a lookup (the first step of every
+/// request) hashes four words and compares a key or two, with no allocation.
+struct NameTable {
+    slots: Vec<Option<(NameKey, CommandId)>>,
+    shift: u32,
+}
+
+impl NameTable {
+    fn new(entries: usize) -> Self {
+        let size = (entries * 4).next_power_of_two().max(16);
+        NameTable { slots: vec![None; size], shift: 64 - size.trailing_zeros() }
+    }
+
+    fn insert(&mut self, key: NameKey, id: CommandId) {
+        let mask = self.slots.len() - 1;
+        let mut i = (key.hash() >> self.shift) as usize;
+        while let Some((k, _)) = &self.slots[i] {
+            assert!(*k != key, "command {id} is registered twice");
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = Some((key, id));
+    }
+
+    #[inline]
+    fn get(&self, key: &NameKey) -> Option<CommandId> {
+        let mask = self.slots.len() - 1;
+        let mut i = (key.hash() >> self.shift) as usize;
+        loop {
+            match &self.slots[i] {
+                Some((k, id)) if k == key => return Some(*id),
+                Some(_) => i = (i + 1) & mask,
+                None => return None,
+            }
+        }
+    }
 }
 
 impl Default for Registry {
@@ -50,11 +115,13 @@ impl Default for Registry {
 impl Registry {
     /// Indexes [`TABLE`].
     pub fn new() -> Self {
-        let mut r = Registry { cmds: Vec::new(), top: HashMap::default(), subs: HashMap::default() };
+        let entries = TABLE.iter().map(|spec| 1 + spec.subcommands.len()).sum();
+        let mut r = Registry { cmds: Vec::new(), names: NameTable::new(entries) };
+        let key = |parent, name: &str| NameKey::new(parent, name.as_bytes()).expect("command names are short");
         for spec in TABLE {
             let id = r.cmds.len() as CommandId;
             r.cmds.push(Registered { spec, fullname: spec.name.to_string(), parent: None });
-            r.top.insert(spec.name.as_bytes().to_vec(), id);
+            r.names.insert(key(NO_PARENT, spec.name), id);
             for sub in spec.subcommands {
                 let sid = r.cmds.len() as CommandId;
                 r.cmds.push(Registered {
@@ -62,9 +129,10 @@ impl Registry {
                     fullname: format!("{}|{}", spec.name, sub.name),
                     parent: Some(id),
                 });
-                r.subs.insert((id, sub.name.as_bytes().to_vec()), sid);
+                r.names.insert(key(id, sub.name), sid);
             }
         }
+        assert!(r.cmds.len() < usize::from(NO_PARENT), "too many commands for a CommandId");
         r
     }
 
@@ -87,18 +155,13 @@ impl Registry {
     /// Looks up a top-level command by name, case-insensitively.
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<CommandId> {
-        let mut buf = [0u8; MAX_NAME];
-        self.top.get(lower(name, &mut buf)?).copied()
+        self.names.get(&NameKey::new(NO_PARENT, name)?)
     }
 
     /// Looks up a subcommand of `parent`, case-insensitively.
     #[inline]
     pub fn lookup_sub(&self, parent: CommandId, name: &[u8]) -> Option<CommandId> {
-        let mut buf = [0u8; MAX_NAME];
-        let n = lower(name, &mut buf)?;
-        // The map is keyed by (id, Vec); avoid allocating by probing with an owned key only
-        // for subcommands, which are not on the hot path.
-        self.subs.get(&(parent, n.to_vec())).copied()
+        self.names.get(&NameKey::new(parent, name)?)
     }
 
     /// How a script's `redis.call` of command `name` takes keys, for deciding whether the
@@ -186,5 +249,45 @@ impl Registry {
             }
             None => self.lookup(full),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and subcommand is found under its own name in any case, and nothing
+    /// else is.
+    #[test]
+    fn names_are_found_case_insensitively_and_only_whole() {
+        let r = Registry::new();
+        for id in 0..r.len() as CommandId {
+            let reg = r.get(id);
+            let name = reg.spec.name;
+            let find = |n: &[u8]| match reg.parent {
+                Some(p) => r.lookup_sub(p, n),
+                None => r.lookup(n),
+            };
+            assert_eq!(find(name.as_bytes()), Some(id), "{}", reg.fullname);
+            assert_eq!(find(name.to_ascii_uppercase().as_bytes()), Some(id), "{}", reg.fullname);
+            let mixed: Vec<u8> =
+                name.bytes().enumerate().map(|(i, c)| if i % 2 == 0 { c.to_ascii_uppercase() } else { c }).collect();
+            assert_eq!(find(&mixed), Some(id), "{}", reg.fullname);
+            // Near misses find nothing, or the command that really has that name (LPUSHX).
+            let near = [format!("{name}\0"), format!("{name}x"), format!("\0{name}"), name[..name.len() - 1].into()];
+            for other in near {
+                if let Some(found) = find(other.as_bytes()) {
+                    assert_eq!(r.get(found).spec.name, other, "{other:?} found {}", r.get(found).fullname);
+                }
+            }
+        }
+        let get = r.lookup(b"get").expect("GET");
+        let config = r.lookup(b"config").expect("CONFIG");
+        let config_get = r.lookup_sub(config, b"GET").expect("CONFIG GET");
+        assert_ne!(get, config_get);
+        assert_eq!(r.get(config_get).fullname, "config|get");
+        assert_eq!(r.lookup_sub(get, b"get"), None);
+        assert_eq!(r.lookup(&[b'a'; MAX_NAME + 1]), None);
+        assert_eq!(r.lookup(b""), None);
     }
 }

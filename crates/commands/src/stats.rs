@@ -180,10 +180,11 @@ impl Stats {
         }
     }
 
-    /// The counters of worker `i` (taken modulo the number of workers).
+    /// The counters of worker `i` (the last ones for any `i` beyond). Called a few times per
+    /// command, so a bounds check rather than a division.
     #[inline]
     pub fn worker(&self, i: usize) -> &WorkerStats {
-        &self.workers[i % self.workers.len()]
+        &self.workers[i.min(self.workers.len() - 1)]
     }
 
     /// Sum of a per-worker counter.
