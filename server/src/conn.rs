@@ -257,7 +257,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
                 }
             }
             let mut ctx =
-                Ctx { srv, conn: &mut self.conn, reply: &mut self.reply, now, worker: self.worker, gate: gate.take() };
+                Ctx { srv, conn: &mut self.conn, reply: &mut self.reply, now, worker: self.worker, gate: &mut gate };
             let step = self.parser.next(&self.rbuf, limits);
             let consumed = match step {
                 Ok(Step::Request { args, consumed }) => {
@@ -269,7 +269,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
                 Ok(Step::Skip { consumed }) => consumed,
                 Ok(Step::Incomplete { need }) => {
                     self.need = need;
-                    gate = ctx.gate.take();
                     break;
                 }
                 Err(e) => {
@@ -282,14 +281,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
                     }
                     tracing::debug!(client = %self.info.addr, "protocol error: {}", e.message());
                     end = BatchEnd::Close;
-                    gate = ctx.gate.take();
                     break;
                 }
             };
-            gate = ctx.gate.take();
             // A command that waited or ran long (a script, an exclusive one) read the clock again.
             now = ctx.now;
-            drop(ctx);
             self.rbuf.advance(consumed);
             self.need = 0;
             if self.conn.close_now {

@@ -105,7 +105,7 @@ fn run(srv: &Server, conn: &mut Conn, reply: &mut Reply, input: &[u8]) -> usize 
             if pos >= input.len() {
                 break;
             }
-            let mut ctx = Ctx { srv, conn: &mut *conn, reply: &mut *reply, now, worker: 0, gate: gate.take() };
+            let mut ctx = Ctx { srv, conn: &mut *conn, reply: &mut *reply, now, worker: 0, gate: &mut gate };
             let consumed = match parser.next(&input[pos..], limits) {
                 Ok(Step::Request { args, consumed }) => {
                     dispatch(&mut ctx, args);
@@ -114,7 +114,6 @@ fn run(srv: &Server, conn: &mut Conn, reply: &mut Reply, input: &[u8]) -> usize 
                 Ok(Step::Skip { consumed }) => consumed,
                 _ => panic!("malformed benchmark input"),
             };
-            gate = ctx.gate.take();
             now = ctx.now;
             pos += consumed;
         }

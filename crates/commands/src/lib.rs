@@ -58,8 +58,9 @@ pub struct Ctx<'a> {
     /// keyspace to itself (a script, EXEC) takes it exclusively, which the batch then keeps
     /// to its end (a pipeline of scripts passes the gate once, not once a script, and other
     /// workers wait at most a batch). `None` while a busy script holds the gate: then only
-    /// commands flagged `allow-busy` run, the others get -BUSY.
-    pub gate: Option<Passage>,
+    /// commands flagged `allow-busy` run, the others get -BUSY. Borrowed from the batch, so
+    /// that a command hands it on without moving it.
+    pub gate: &'a mut Option<Passage>,
 }
 
 /// How a batch holds the gate ([`Ctx::gate`]).
@@ -149,7 +150,7 @@ impl Ctx<'_> {
             // Already alone (a command inside EXEC): entering again would wait for ourselves.
             return f(self);
         }
-        if matches!(self.gate, Some(Passage::Exclusive(_))) {
+        if matches!(*self.gate, Some(Passage::Exclusive(_))) {
             // An earlier command of this batch took the gate and kept it.
             self.conn.exclusive = true;
             let out = f(self);
@@ -167,7 +168,7 @@ impl Ctx<'_> {
         self.conn.exclusive = false;
         if had_shared {
             // Kept for the rest of the batch (see `gate`).
-            self.gate = Some(Passage::Exclusive(x));
+            *self.gate = Some(Passage::Exclusive(x));
         } else {
             // Busy mode: another worker's script had the gate; give it back as it was.
             drop(x);

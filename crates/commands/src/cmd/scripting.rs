@@ -145,7 +145,7 @@ fn run_script(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro_command: bool)
         let run = Run { script: &script, keys, argv, read_only, user, caller };
         // Beside others only from a batch that shares the gate: a batch that already took it
         // (an earlier script, EXEC) has the keyspace anyway, and busy mode runs no script.
-        let beside = if !ctx.conn.exclusive && matches!(ctx.gate, Some(crate::Passage::Shared(_))) {
+        let beside = if !ctx.conn.exclusive && matches!(*ctx.gate, Some(crate::Passage::Shared(_))) {
             script
                 .declared_keys_only(&|name| srv.registry.script_key_rule(name))
                 .and_then(|db| beside_db(db, ctx.conn.db, argv, srv.keyspace.databases(), run.user.is_some()))
@@ -344,10 +344,9 @@ impl Host for ScriptHost<'_> {
             reply: &mut *self.reply,
             now: self.now,
             worker: self.worker,
-            gate: None,
+            gate: &mut None,
         };
         crate::dispatch::call(&mut ctx, id, argv);
-        drop(ctx);
         out.extend_from_slice(self.reply.as_bytes());
         let n = self.reply.len();
         self.reply.consume(n);
