@@ -762,11 +762,15 @@ impl Keyspace {
     pub fn write<R>(&self, k: KeyRef<'_>, now: u64, f: impl FnOnce(&mut KeyEntry<'_>) -> R) -> R {
         let slot = self.slot(&k);
         let mut g = slot.write();
+        let timers = g.timer_changes();
         let out = {
             let mut e = KeyEntry::new(&mut g, &k, now, self);
             f(&mut e)
         };
-        self.publish_due(slot, &g);
+        // Most writes (a DEL that finds nothing, a SET without TTL) leave the wheel alone.
+        if g.timer_changes() != timers {
+            self.publish_due(slot, &g);
+        }
         out
     }
 

@@ -36,6 +36,9 @@ pub struct Shard {
     /// The phase of this shard's wheel ([`Wheel::with_phase`]): shards cascade their coarse
     /// slots at different milliseconds.
     phase: u64,
+    /// Bumped whenever the wheel may have changed (a timer added, moved or removed, time
+    /// advanced): a write that leaves it as it was cannot have moved [`Shard::next_due`].
+    timer_changes: u32,
 }
 
 /// Names held back by `lock-delay`, with the monotonic ms they are free again.
@@ -95,6 +98,13 @@ impl Shard {
         }
     }
 
+    /// Changes when the wheel may have (see the field): equal before and after a write means
+    /// that [`Shard::next_due`] is still what it was.
+    #[inline]
+    pub fn timer_changes(&self) -> u32 {
+        self.timer_changes
+    }
+
     /// The earliest time at which the wheel may have work, or `u64::MAX`.
     pub fn next_due(&self) -> u64 {
         self.wheel.as_ref().and_then(|w| w.next_due()).unwrap_or(u64::MAX)
@@ -129,6 +139,7 @@ impl Shard {
     pub(crate) fn insert(&mut self, hash: u64, mut entry: Entry, expire_at: u64) {
         debug_assert!(self.find(hash, entry.key()).is_none());
         if expire_at != NO_EXPIRE {
+            self.timer_changes = self.timer_changes.wrapping_add(1);
             let (start, phase) = (self.clock.min(expire_at), self.phase);
             let wheel = self.wheel.get_or_insert_with(|| Box::new(Wheel::with_phase(start, phase)));
             // The wheel fires at the first millisecond the key counts as expired.
@@ -178,6 +189,9 @@ impl Shard {
         let Some(e) = self.table.find_mut(hash, |e| e.key() == key) else { return false };
         let old_at = e.expire_at();
         e.set_expire_at(at);
+        if old_at != NO_EXPIRE || at != NO_EXPIRE {
+            self.timer_changes = self.timer_changes.wrapping_add(1);
+        }
         match (old_at != NO_EXPIRE, at != NO_EXPIRE) {
             (false, false) => {}
             (false, true) => {
@@ -224,6 +238,7 @@ impl Shard {
         if at == NO_EXPIRE {
             return;
         }
+        self.timer_changes = self.timer_changes.wrapping_add(1);
         if let Some(w) = self.wheel.as_mut() {
             w.remove(TimerId(entry.timer()));
         }
@@ -285,6 +300,7 @@ impl Shard {
     /// can report them (WATCH, notifications) and free them after releasing the shard's lock.
     pub(crate) fn reclaim(&mut self, now: u64, budget: usize, stats: &KeyspaceStats, gone: &mut Vec<Entry>) -> usize {
         self.observe(now);
+        self.timer_changes = self.timer_changes.wrapping_add(1);
         let mut removed = 0;
         for _ in 0..budget {
             let Some(wheel) = self.wheel.as_deref_mut() else { break };
@@ -327,6 +343,7 @@ impl Shard {
             generation: self.generation.wrapping_add(1),
             clock: self.clock,
             phase: self.phase,
+            timer_changes: self.timer_changes.wrapping_add(1),
             ..Shard::default()
         };
         std::mem::replace(self, fresh)

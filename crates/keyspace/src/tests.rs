@@ -403,3 +403,47 @@ fn claims_on_overlapping_shards_take_turns() {
     assert_eq!(get(&ks, 0, &a, 0).as_deref(), Some(&b"400"[..]));
     assert_eq!(get(&ks, 0, &other, 0).as_deref(), Some(&b"400"[..]));
 }
+
+/// What each shard tells the expiry thread (`next_due`) stays what its wheel says after every
+/// write, though writes that leave the wheel alone no longer recompute it: random sets with
+/// and without TTLs, deletes, extensions, shortenings, persists, lazy expirations and
+/// reclamations.
+#[test]
+fn published_deadlines_follow_every_write() {
+    let ks = Keyspace::new(1);
+    let mut seed = 0x5851_f42d_4c95_7f2du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut now = 1000;
+    for step in 0..20_000 {
+        now += next(3);
+        let key = format!("k{}", next(200));
+        let k = ks.key(0, key.as_bytes());
+        match next(7) {
+            0 => set(&ks, 0, key.as_bytes(), b"v", Ttl::At(now + 1 + next(500)), now),
+            1 => set(&ks, 0, key.as_bytes(), b"v", Ttl::Clear, now),
+            2 => set(&ks, 0, key.as_bytes(), b"w", Ttl::Keep, now),
+            3 => {
+                ks.write(k, now, |e| e.remove());
+            }
+            4 => {
+                let at = now + next(1000);
+                ks.write(k, now, |e| e.set_expire(at));
+            }
+            5 => {
+                ks.write(k, now, |e| e.persist());
+            }
+            _ => {
+                ks.reclaim(now, 1 + next(4) as usize);
+            }
+        }
+        for (i, slot) in ks.dbs[0].shards.iter().enumerate() {
+            let published = slot.next_due.load(Ordering::Relaxed);
+            assert_eq!(published, slot.read().next_due(), "step {step}, shard {i}");
+        }
+    }
+}
