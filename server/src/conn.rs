@@ -7,6 +7,7 @@
 //! batch, one `write` per batch. A blocking command (BLPOP…) suspends the batch: replies so far
 //! are written, the task waits outside every lock, and the rest of the buffer runs afterwards.
 
+use crate::signal::Signal;
 use crate::Control;
 use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
@@ -15,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 use tumbler_commands::blocking::{BlockRequest, Outcome};
 use tumbler_commands::{dispatch, ClientInfo, Conn, Ctx, Passage, ReplyMode, Server};
 use tumbler_proto::{Limits, Parser, Reply, Step};
@@ -50,7 +50,7 @@ struct Connection<'a, S> {
     reply: Reply,
     conn: Conn,
     info: Arc<ClientInfo>,
-    signal: Arc<Notify>,
+    signal: Arc<Signal>,
     /// Total bytes a large incoming request needs (a hint for sizing the read buffer).
     need: usize,
 }
@@ -99,11 +99,11 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     let id = srv.clients.next_id();
     let info = Arc::new(ClientInfo::new(id, peer.to_string(), local, fd, srv.clock.mono_ms()));
     let _ = info.limits.set(srv.config.output_limits.clone());
-    // One notification serves CLIENT KILL and the wake-up of a blocked command.
-    let signal = Arc::new(Notify::new());
+    // One signal serves CLIENT KILL, messages, the wake-up of a blocked command and shutdown.
+    let signal = Arc::new(Signal::default());
     {
         let s = signal.clone();
-        *info.waker.lock() = Some(Box::new(move || s.notify_one()));
+        *info.waker.lock() = Some(Box::new(move || s.raise()));
     }
     srv.clients.add(info.clone());
     srv.stats.connections.fetch_add(1, Relaxed);
@@ -111,7 +111,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     let mut conn = Conn::new(info.clone(), authenticated, peer.ip().is_loopback());
     {
         let s = signal.clone();
-        conn.wake = Arc::new(move || s.notify_one());
+        conn.wake = Arc::new(move || s.raise());
     }
     let mut c = Connection {
         ctl: &ctl,
@@ -191,8 +191,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             let r = tokio::select! {
                 biased;
                 r = self.stream.read_buf(&mut self.rbuf) => r,
-                _ = self.signal.notified() => {
-                    if self.info.killed.load(Relaxed) {
+                () = self.signal.wait() => {
+                    // Shutdown raises every connection's signal.
+                    if self.info.killed.load(Relaxed) || *stop.borrow() {
                         return false;
                     }
                     // Messages from other connections (pub/sub).
@@ -201,7 +202,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
                     }
                     continue;
                 }
-                _ = stop.changed() => return false,
                 _ = idle(timeout) => {
                     tracing::debug!(client = %self.info.addr, "closing idle client");
                     return false;
@@ -380,11 +380,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         // A client that does not read blocks this write; CLIENT KILL, or an output buffer limit
         // passed while we wait, must still close it.
         let mut woken = false;
+        // Biased: the write usually completes at once, and then the signal is never waited on.
         let written = tokio::select! {
+            biased;
             r = self.stream.write_all(self.reply.as_bytes()) => r.is_ok(),
             () = async {
                 loop {
-                    self.signal.notified().await;
+                    self.signal.wait().await;
                     if self.info.killed.load(Relaxed) {
                         break;
                     }
@@ -394,7 +396,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         };
         if woken {
             // Keep the wake-up (queued messages, a served blocked command) for the caller.
-            self.signal.notify_one();
+            self.signal.raise();
         }
         if !written {
             return false;
@@ -425,7 +427,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             // Re-check at least every 100 ms, so the deadline follows the server's clock.
             let sleep_ms = req.deadline.map_or(100, |d| (d - now).min(100));
             let alive = tokio::select! {
-                _ = self.signal.notified() => !self.info.killed.load(Relaxed) && self.flush().await,
+                () = self.signal.wait() => !self.info.killed.load(Relaxed) && self.flush().await,
                 _ = stop.changed() => false,
                 _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => true,
                 // Keep reading while blocked: more commands are buffered for later, and a

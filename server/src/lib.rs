@@ -8,6 +8,7 @@
 pub mod conf;
 mod conn;
 pub mod logging;
+mod signal;
 mod tls;
 
 use std::net::{IpAddr, SocketAddr};
@@ -58,6 +59,10 @@ impl Control {
             tracing::info!("tumbler is now ready to exit, bye bye...");
         }
         let _ = self.stop_tx.send(true);
+        // Connections wait for their own signal only; each sees the stop once woken.
+        for client in self.srv.clients.snapshot() {
+            client.wake();
+        }
         self.srv.keyspace.wake_reclaimer();
     }
 }

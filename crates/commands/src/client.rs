@@ -149,9 +149,7 @@ impl ClientInfo {
         let first = out.len() == bytes.len();
         drop(out);
         if first {
-            if let Some(w) = self.waker.lock().as_ref() {
-                w();
-            }
+            self.wake();
         }
     }
 
@@ -163,6 +161,12 @@ impl ClientInfo {
     /// Asks the connection to close.
     pub fn kill(&self) {
         self.killed.store(true, Relaxed);
+        self.wake();
+    }
+
+    /// Wakes the connection's task, which then looks for the reason (killed, messages, the
+    /// server stopping).
+    pub fn wake(&self) {
         if let Some(w) = self.waker.lock().as_ref() {
             w();
         }
