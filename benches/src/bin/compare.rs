@@ -66,26 +66,66 @@ fn parse_opts() -> Opts {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
-        let v = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--rounds" => o.rounds = v.parse().expect("--rounds N"),
-            "--requests" => o.requests = v.parse().expect("--requests N"),
-            "--pipeline" => o.pipelines = v.split(',').map(|p| p.parse().expect("--pipeline 1,16")).collect(),
-            "--workloads" => o.workloads = v.split(',').map(str::to_string).collect(),
-            "--memory" => o.memory = v.parse().expect("--memory N"),
-            "--expiry" => o.expiry = v.parse().expect("--expiry N"),
-            "--expiry-after" => o.expiry_after = v.parse().expect("--expiry-after MS"),
-            "--storm" => o.storm = v.parse().expect("--storm KEYS_PER_SECOND"),
-            "--no-pin" => {
-                o.pin = false;
-                i += 1;
-                continue;
+        let flag = args[i].as_str();
+        if matches!(flag, "-h" | "--help") {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
+        if flag == "--no-pin" {
+            o.pin = false;
+            i += 1;
+            continue;
+        }
+        let Some(v) = args.get(i + 1) else { usage_error(&format!("{flag} needs a value")) };
+        let number =
+            |what: &str| v.parse::<u64>().unwrap_or_else(|_| usage_error(&format!("{flag} {what}: not {v:?}")));
+        match flag {
+            "--rounds" => o.rounds = number("N").max(1) as usize,
+            "--requests" => o.requests = number("N"),
+            "--pipeline" => {
+                o.pipelines = v
+                    .split(',')
+                    .map(|p| p.parse().unwrap_or_else(|_| usage_error(&format!("--pipeline 1,16: not {v:?}"))))
+                    .collect()
             }
-            other => panic!("unknown option {other}"),
+            "--workloads" => o.workloads = v.split(',').map(str::to_string).collect(),
+            "--memory" => o.memory = number("N"),
+            "--expiry" => o.expiry = number("N"),
+            "--expiry-after" => o.expiry_after = number("MS"),
+            "--storm" => o.storm = number("KEYS_PER_SECOND"),
+            other => usage_error(&format!("unknown option {other}")),
         }
         i += 2;
     }
+    // An unknown workload is refused before any server starts.
+    for w in &o.workloads {
+        workload_args(w);
+    }
     o
+}
+
+const USAGE: &str = "\
+Usage: compare [--rounds N] [--requests N] [--pipeline 1,16] [--workloads LIST] [--no-pin]
+       compare --memory N | --expiry N [--expiry-after MS] | --storm KEYS_PER_SECOND
+
+Starts redis-server and tumbler-server (the one beside this binary) on free loopback ports and
+compares them in alternating rounds: medians of throughput, p99 and server CPU per request.
+
+  --rounds N          rounds per workload (5)
+  --requests N        requests per round (200000)
+  --pipeline 1,16     redis-benchmark -P values (1,16)
+  --workloads LIST    set-nx-px,get,del,pexpire,evalsha-cad,delifeq,ping-inline,mset,mget
+                      (set-nx-px,get,del,pexpire)
+  --no-pin            do not pin the servers to CPU 0 and the load to CPU 1
+  --memory N          bytes per lock key with N keys loaded instead
+  --expiry N          expiry lag of N keys with TTLs spread over 2 s instead
+  --expiry-after MS   the shortest TTL of --expiry (1000)
+  --storm R           GET p99 at -P 1, quiet and while R keys a second expire, instead
+";
+
+fn usage_error(msg: &str) -> ! {
+    eprintln!("compare: {msg}\n\n{USAGE}");
+    std::process::exit(2);
 }
 
 fn free_port() -> u16 {
@@ -223,7 +263,7 @@ fn workload_args(w: &str) -> (Vec<String>, bool) {
             a.extend((0..10).map(|_| "lock:__rand_int__".to_string()));
             (a, true)
         }
-        other => panic!("unknown workload {other}"),
+        other => usage_error(&format!("unknown workload {other}")),
     }
 }
 
