@@ -260,6 +260,9 @@ fn node_redis_semaphore_redlock_mutex() {
 
 /// redis-semaphore's counting `Semaphore` and `MultiSemaphore` (a sorted set of holders): N
 /// permits, the N+1th refused and then let in by a release, abandoned permits freed on time.
+/// The scenario checks INFO locks itself: Semaphore's scripts run beside others, and
+/// MultiSemaphore's (a numeric `for` over a count from ARGV) then run alone, so this test
+/// cannot ask for [`Scripts::Beside`].
 #[test]
 fn node_redis_semaphore_semaphore() {
     run(Lang::Node, "semaphore-counting", 1);

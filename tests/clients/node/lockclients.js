@@ -734,6 +734,14 @@ async function countingSemaphore() {
       await expectKeyGone(ekey, `${Math.round(now() - t1)} ms after a ${SHORT_MS} ms lease was taken`);
     });
 
+    await step('7s', "Semaphore's scripts all ran beside other clients' commands (tumbler's INFO locks)", async () => {
+      // Its acquire and refresh scripts reach only KEYS[1]; MultiSemaphore's (next) loop over a
+      // count from ARGV and run alone.
+      const info = (await plain.cmd('INFO', 'locks')).toString('latin1');
+      const field = (name) => Number((info.match(new RegExp(`^${name}:(\\d+)`, 'm')) || [])[1]);
+      check(field('scripts_beside_others') > 0 && field('scripts_alone') === 0, `INFO locks:\n${info}`);
+    });
+
     await step('1m', 'MultiSemaphore: two holders of 2 permits of 5; a third wanting 2 waits', async () => {
       const mname = 'multi';
       const mkey = `semaphore:${mname}`;
