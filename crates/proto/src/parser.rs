@@ -643,6 +643,16 @@ mod tests {
         assert!(v.is_empty() && e.is_none());
     }
 
+    /// A repeatable pseudo-random sequence (xorshift64) for the randomized tests.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
     /// The one-pass reading of a length line agrees with the general one wherever it answers,
     /// and answers for the lines clients send.
     #[test]
@@ -655,13 +665,7 @@ mod tests {
         }
         // Random lines of up to 24 bytes over the bytes that matter.
         const ALPHABET: &[u8] = b"0123456789012345678901-+ \r\n\0$*x";
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         let mut accepted = 0;
         for _ in 0..200_000 {
             let len = (next() % 24) as usize;
@@ -674,17 +678,12 @@ mod tests {
         }
         assert!(accepted > 1000, "only {accepted} random lines took the quick path");
     }
+
     /// A whole request read in one pass is the request the resumable path reads, byte for byte,
     /// over random requests, damaged and cut short.
     #[test]
     fn whole_requests_agree_with_the_resumable_path() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let limits = [Limits::default(), Limits { max_bulk_len: 5, unauthenticated: true }];
         let (mut whole, mut tried) = (0, 0);
         for _ in 0..100_000 {
