@@ -16,6 +16,9 @@ pub struct Registered {
     pub fullname: String,
     /// Parent command id for subcommands.
     pub parent: Option<CommandId>,
+    /// How a script's `redis.call` of this command takes keys ([`key_rule`]; a subcommand's
+    /// is [`KeyRule::Unknown`], since its parent's is).
+    pub script_key_rule: KeyRule,
 }
 
 /// The commands, indexed.
@@ -120,7 +123,12 @@ impl Registry {
         let key = |parent, name: &str| NameKey::new(parent, name.as_bytes()).expect("command names are short");
         for spec in TABLE {
             let id = r.cmds.len() as CommandId;
-            r.cmds.push(Registered { spec, fullname: spec.name.to_string(), parent: None });
+            r.cmds.push(Registered {
+                spec,
+                fullname: spec.name.to_string(),
+                parent: None,
+                script_key_rule: key_rule(spec),
+            });
             r.names.insert(key(NO_PARENT, spec.name), id);
             for sub in spec.subcommands {
                 let sid = r.cmds.len() as CommandId;
@@ -128,6 +136,7 @@ impl Registry {
                     spec: sub,
                     fullname: format!("{}|{}", spec.name, sub.name),
                     parent: Some(id),
+                    script_key_rule: KeyRule::Unknown,
                 });
                 r.names.insert(key(id, sub.name), sid);
             }
@@ -164,43 +173,10 @@ impl Registry {
         self.names.get(&NameKey::new(parent, name)?)
     }
 
-    /// How a script's `redis.call` of command `name` takes keys, for deciding whether the
-    /// script may run beside others on its declared keys' shards
-    /// ([`tumbler_scripting::declared`]): one key at argument 1, every argument a key, or, for
-    /// a few commands that touch no key at all, none; SELECT is [`KeyRule::Select`].
-    /// Everything else (subcommands, keys found by keyword or count, commands that reach other
-    /// databases or the whole keyspace) is [`KeyRule::Unknown`].
+    /// How a script's `redis.call` of command `name` takes keys (see [`key_rule`]); an
+    /// unknown name is [`KeyRule::Unknown`].
     pub fn script_key_rule(&self, name: &[u8]) -> KeyRule {
-        let Some(id) = self.lookup(name) else { return KeyRule::Unknown };
-        let spec = self.get(id).spec;
-        if !spec.subcommands.is_empty() || spec.has(F::NOSCRIPT) || spec.has(F::EXCLUSIVE) {
-            return KeyRule::Unknown;
-        }
-        if spec.keys.is_empty() {
-            // Keyless commands that read or write no keyspace state.
-            return match spec.name {
-                "ping" | "echo" | "time" | "publish" => KeyRule::NoKeys,
-                "select" => KeyRule::Select,
-                _ => KeyRule::Unknown,
-            };
-        }
-        // MOVE names one key but writes into another database.
-        if spec.name == "move" {
-            return KeyRule::Unknown;
-        }
-        match spec.keys {
-            [KeySpec { begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 }, flags, .. }]
-                if flags & KS::NOT_KEY == 0 =>
-            {
-                KeyRule::First
-            }
-            [KeySpec { begin: Begin::Index(1), find: Find::Range { lastkey: -1, step: 1, limit: 0 }, flags, .. }]
-                if flags & KS::NOT_KEY == 0 =>
-            {
-                KeyRule::All
-            }
-            _ => KeyRule::Unknown,
-        }
+        self.lookup(name).map_or(KeyRule::Unknown, |id| self.get(id).script_key_rule)
     }
 
     /// Top-level commands, in table order.
@@ -249,6 +225,43 @@ impl Registry {
             }
             None => self.lookup(full),
         }
+    }
+}
+
+/// How a script's `redis.call` of `spec` takes keys, for deciding whether the script may run
+/// beside others on its declared keys' shards ([`tumbler_scripting::declared`]): one key at
+/// argument 1, every argument a key, or, for a few commands that touch no key at all, none;
+/// SELECT is [`KeyRule::Select`]. Everything else (commands with subcommands, keys found by
+/// keyword or count, commands that reach other databases or the whole keyspace) is
+/// [`KeyRule::Unknown`].
+fn key_rule(spec: &CommandSpec) -> KeyRule {
+    if !spec.subcommands.is_empty() || spec.has(F::NOSCRIPT) || spec.has(F::EXCLUSIVE) {
+        return KeyRule::Unknown;
+    }
+    if spec.keys.is_empty() {
+        // Keyless commands that read or write no keyspace state.
+        return match spec.name {
+            "ping" | "echo" | "time" | "publish" => KeyRule::NoKeys,
+            "select" => KeyRule::Select,
+            _ => KeyRule::Unknown,
+        };
+    }
+    // MOVE names one key but writes into another database.
+    if spec.name == "move" {
+        return KeyRule::Unknown;
+    }
+    match spec.keys {
+        [KeySpec { begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 }, flags, .. }]
+            if flags & KS::NOT_KEY == 0 =>
+        {
+            KeyRule::First
+        }
+        [KeySpec { begin: Begin::Index(1), find: Find::Range { lastkey: -1, step: 1, limit: 0 }, flags, .. }]
+            if flags & KS::NOT_KEY == 0 =>
+        {
+            KeyRule::All
+        }
+        _ => KeyRule::Unknown,
     }
 }
 

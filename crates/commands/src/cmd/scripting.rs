@@ -19,7 +19,7 @@ use crate::cmd::connection::help;
 use crate::scripts::{BUSY, NOTBUSY, UNKILLABLE};
 use crate::spec::F;
 use crate::util::is;
-use crate::{CmdError, CmdResult, Ctx, Server};
+use crate::{CmdError, CmdResult, CommandId, Ctx, Server};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -255,9 +255,10 @@ const OUTSIDE_CLAIM: &[u8] =
 impl ScriptHost<'_> {
     /// A script beside others may call only commands whose keys the server can see, on keys
     /// in the shards it claimed, in its own database.
-    fn check_claim(&self, claim: &Claim<'_>, argv: Args<'_>) -> Result<(), Vec<u8>> {
+    /// `id` is the command's (not a subcommand's).
+    fn check_claim(&self, claim: &Claim<'_>, id: CommandId, argv: Args<'_>) -> Result<(), Vec<u8>> {
         use tumbler_scripting::declared::KeyRule;
-        let keys = match self.srv.registry.script_key_rule(argv.get(0)) {
+        let keys = match self.srv.registry.get(id).script_key_rule {
             // The leading SELECT the claim was taken for ([`beside_db`]): a key in any other
             // database fails `covers` in a later call.
             KeyRule::NoKeys | KeyRule::Select => return Ok(()),
@@ -295,9 +296,10 @@ struct ScriptHost<'a> {
 impl Host for ScriptHost<'_> {
     fn call(&mut self, argv: Args<'_>, resp: u8, out: &mut Vec<u8>) -> Result<(), Vec<u8>> {
         let reg = &self.srv.registry;
-        let Some(mut id) = reg.lookup(argv.get(0)) else {
+        let Some(command) = reg.lookup(argv.get(0)) else {
             return Err(b"Unknown Redis command called from script".to_vec());
         };
+        let mut id = command;
         let mut spec = reg.get(id).spec;
         if !spec.subcommands.is_empty() && argv.len() >= 2 {
             id = reg.lookup_sub(id, argv.get(1)).ok_or_else(|| b"Unknown Redis command called from script".to_vec())?;
@@ -307,7 +309,7 @@ impl Host for ScriptHost<'_> {
             return Err(b"Wrong number of args calling Redis command from script".to_vec());
         }
         if let Some(claim) = self.claim {
-            self.check_claim(claim, argv)?;
+            self.check_claim(claim, command, argv)?;
         }
         if spec.has(F::NOSCRIPT) {
             return Err(b"This Redis command is not allowed from script".to_vec());
