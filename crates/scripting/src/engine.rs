@@ -83,6 +83,9 @@ pub struct Engine {
     config: EngineConfig,
     /// Compiled scripts: registry reference of each chunk, with the script it came from.
     functions: HashMap<Sha, (c_int, Arc<Script>), foldhash::fast::RandomState>,
+    /// The function found last, with its script: most runs repeat the previous script, and
+    /// comparing a SHA costs less than hashing one.
+    last: Option<(c_int, Arc<Script>)>,
     /// The cache generation the compiled functions belong to.
     generation: u64,
     /// Registry reference of the error handler.
@@ -108,6 +111,7 @@ impl Engine {
             vm,
             config,
             functions: HashMap::default(),
+            last: None,
             generation: 0,
             handler,
             arrays: [ArgArray::new(b"KEYS"), ArgArray::new(b"ARGV")],
@@ -148,8 +152,20 @@ impl Engine {
     }
 
     /// The compiled script named `sha`, if this state has it.
-    pub fn compiled(&self, sha: &Sha) -> Option<&Arc<Script>> {
-        self.functions.get(sha).map(|(_, s)| s)
+    pub fn compiled(&mut self, sha: &Sha) -> Option<&Arc<Script>> {
+        if self.last.as_ref().is_none_or(|(_, s)| s.sha != *sha) {
+            let (f, s) = self.functions.get(sha)?;
+            self.last = Some((*f, s.clone()));
+        }
+        self.last.as_ref().map(|(_, s)| s)
+    }
+
+    /// The registry reference of the function compiled from `script`.
+    fn function(&self, script: &Script) -> Option<c_int> {
+        match &self.last {
+            Some((f, s)) if s.sha == script.sha => Some(*f),
+            _ => self.functions.get(&script.sha).map(|&(f, _)| f),
+        }
     }
 
     /// Compiles `script` into this state unless it is there already. The error is the reply
@@ -189,7 +205,7 @@ impl Engine {
         host: &mut dyn Host,
         reply: &mut Reply,
     ) {
-        let Some(&(func, _)) = self.functions.get(&script.sha) else {
+        let Some(func) = self.function(script) else {
             reply.error("NOSCRIPT No matching script. Please use EVAL.");
             return;
         };
