@@ -16,6 +16,7 @@ mod engine;
 mod env;
 mod libs;
 mod lua;
+mod pool;
 mod rand48;
 mod script;
 #[cfg(test)]

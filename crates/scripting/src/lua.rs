@@ -91,6 +91,8 @@ pub(crate) struct State {
     pub enforce: bool,
     /// The script run in progress (null between runs).
     pub run: *mut c_void,
+    /// Where Lua's memory comes from.
+    pub pool: crate::pool::Pool,
 }
 
 impl State {
@@ -128,14 +130,15 @@ pub(crate) unsafe fn room_for(L: *mut lua_State, bytes: usize) -> bool {
     !s.enforce || s.used.saturating_add(bytes) <= s.limit
 }
 
-/// The Lua allocator: the C heap, with accounting and the cap.
+/// The Lua allocator: the C heap through [`crate::pool::Pool`], with accounting and the cap.
+/// (Lua 5.1 passes every block's exact size as `osize`.)
 pub(crate) unsafe extern "C" fn alloc(ud: *mut c_void, ptr: *mut c_void, osize: usize, nsize: usize) -> *mut c_void {
     // SAFETY: `ud` is the State installed with this allocator.
     let s = unsafe { &mut *ud.cast::<State>() };
     if nsize == 0 {
         if !ptr.is_null() {
-            // SAFETY: `ptr` came from this allocator.
-            unsafe { libc::free(ptr) };
+            // SAFETY: `ptr` came from this allocator, for `osize` bytes.
+            unsafe { s.pool.free(ptr, osize) };
             s.used -= osize;
         }
         return std::ptr::null_mut();
@@ -144,8 +147,14 @@ pub(crate) unsafe extern "C" fn alloc(ud: *mut c_void, ptr: *mut c_void, osize: 
     if nsize > old && s.enforce && s.used + (nsize - old) > s.limit {
         return std::ptr::null_mut();
     }
-    // SAFETY: `ptr` is null or came from this allocator.
-    let p = unsafe { libc::realloc(ptr, nsize) };
+    // SAFETY: `ptr` is null or came from this allocator, for `osize` bytes.
+    let p = unsafe {
+        if ptr.is_null() {
+            s.pool.alloc(nsize)
+        } else {
+            s.pool.realloc(ptr, osize, nsize)
+        }
+    };
     if !p.is_null() {
         s.used = s.used - old + nsize;
     }

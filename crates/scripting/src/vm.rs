@@ -12,7 +12,13 @@ pub(crate) struct Vm {
 impl Vm {
     /// A fresh state whose scripts may hold at most `limit` bytes.
     pub(crate) fn new(limit: usize) -> Vm {
-        let mut state = Box::new(State { used: 0, limit, enforce: false, run: std::ptr::null_mut() });
+        let mut state = Box::new(State {
+            used: 0,
+            limit,
+            enforce: false,
+            run: std::ptr::null_mut(),
+            pool: crate::pool::Pool::new(),
+        });
         let ud: *mut State = &mut *state;
         // SAFETY: `alloc` matches `ud`, which the Box keeps alive (and in place) as long as the Vm.
         let L = unsafe { lua_newstate(alloc, ud.cast()) };
