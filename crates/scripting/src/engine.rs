@@ -317,30 +317,11 @@ impl ArgArray {
     }
 
     /// Whether the table at the top of the stack has no metatable and no key outside
-    /// `1..=self.len` (traversal visits the array part in order, then the hash part, so
-    /// nothing may follow key `len`; with `len` 0, nothing at all).
+    /// `1..=self.len`.
     unsafe fn is_clean(&self, L: *mut lua_State) -> bool {
-        // SAFETY: the table is at the top; lua_next with a key the table may lack is fine for
-        // integer keys inside the array part, and `len` was inside it when we filled it.
-        unsafe {
-            if lua_getmetatable(L, -1) != 0 {
-                lua_settop(L, -2);
-                return false;
-            }
-            if self.len == 0 {
-                lua_pushnil(L);
-            } else {
-                // The key to resume from must be present, or lua_next raises: refill it first.
-                lua_pushboolean(L, 1);
-                lua_rawseti_(L, -2, self.len as c_int);
-                lua_pushnumber(L, self.len as f64);
-            }
-            if lua_next(L, -2) != 0 {
-                lua_settop(L, -3);
-                return false;
-            }
-            true
-        }
+        // SAFETY: the table is at the top; the check only reads it. `len` fits: it was the
+        // length of a table we created.
+        unsafe { lua_tumbler_onlyarray(L, self.len as c_int) != 0 }
     }
 }
 

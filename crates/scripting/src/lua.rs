@@ -24,6 +24,12 @@ extern "C-unwind" {
     pub(crate) fn lua_isreadonlytable(L: *mut lua_State, idx: c_int) -> c_int;
 }
 
+extern "C" {
+    /// Whether the table at the top of the stack has no metatable and no value under any key
+    /// but the integers `1..=len` (`lua/ltumbler.c`, our addition).
+    pub(crate) fn lua_tumbler_onlyarray(L: *mut lua_State, len: c_int) -> c_int;
+}
+
 /// The bytes of the string (or number, converted in place) at `idx`, or `None`.
 ///
 /// # Safety
