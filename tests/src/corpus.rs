@@ -151,6 +151,11 @@ pub fn run_case(addr: SocketAddr, case: &Case, proto: u8) -> Vec<Outcome> {
             std::thread::sleep(Duration::from_millis(ms.trim().parse::<u64>().unwrap().min(300)));
             continue;
         }
+        if let Some(ms) = line.strip_prefix("!await ") {
+            let limit = Duration::from_millis(ms.trim().parse::<u64>().unwrap());
+            conns.get(cur).await_data(limit);
+            continue;
+        }
         if let Some(n) = line.strip_prefix("!conn ") {
             cur = n.trim().parse().unwrap();
             conns.get(cur);

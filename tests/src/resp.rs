@@ -38,6 +38,17 @@ impl RawConn {
         Ok(RawConn { s, buf: Vec::new() })
     }
 
+    /// Waits until something is there to read, at most `limit`; true when it is.
+    pub fn await_data(&mut self, limit: Duration) -> bool {
+        if !self.buf.is_empty() {
+            return true;
+        }
+        let _ = self.s.set_read_timeout(Some(limit.max(Duration::from_millis(1))));
+        let r = self.s.peek(&mut [0u8; 1]);
+        let _ = self.s.set_read_timeout(Some(Duration::from_secs(10)));
+        matches!(r, Ok(n) if n > 0)
+    }
+
     fn fill(&mut self) -> Result<(), ReadError> {
         let mut tmp = [0u8; 65536];
         match self.s.read(&mut tmp) {
