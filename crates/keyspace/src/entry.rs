@@ -341,6 +341,12 @@ impl Entry {
         unsafe { self.ptr.as_mut() }
     }
 
+    /// The address of the entry's block (for prefetching it).
+    #[inline]
+    pub(crate) fn block(&self) -> *const u8 {
+        self.ptr.as_ptr().cast()
+    }
+
     #[inline]
     fn body(&self) -> *const u8 {
         // SAFETY: the body starts right after the header inside the same block.

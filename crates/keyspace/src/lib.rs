@@ -13,6 +13,7 @@
 
 pub mod entry;
 pub mod gate;
+mod prefetch;
 mod shard;
 pub mod stats;
 pub mod types;
@@ -68,6 +69,8 @@ struct ShardSlot {
     /// only by the claimant; set while holding the write lock, so no one is inside the shard
     /// at that moment, and everyone who locks it afterwards sees it.
     owner: AtomicUsize,
+    /// Where the table was last seen, for prefetching without the lock.
+    table_at: prefetch::TableAt,
 }
 
 thread_local! {
@@ -78,7 +81,12 @@ thread_local! {
 
 impl ShardSlot {
     fn new(shard: Shard) -> Self {
-        ShardSlot { rw: RwLock::new(shard), next_due: AtomicU64::new(u64::MAX), owner: AtomicUsize::new(0) }
+        ShardSlot {
+            rw: RwLock::new(shard),
+            next_due: AtomicU64::new(u64::MAX),
+            owner: AtomicUsize::new(0),
+            table_at: prefetch::TableAt::default(),
+        }
     }
 
     /// Whether another thread's script has this shard to itself.

@@ -10,6 +10,6 @@ pub mod parser;
 pub mod reply;
 pub mod splitargs;
 
-pub use parser::{Args, Limits, ParseError, Parser, Step};
+pub use parser::{peek_requests, Args, Limits, ParseError, Parser, Step};
 pub use reply::{Protocol, Reply};
 pub use splitargs::split_args;

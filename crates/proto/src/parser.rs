@@ -252,6 +252,58 @@ fn quick_length(input: &[u8], at: usize) -> Option<(i64, usize)> {
     (i + 1 < input.len()).then_some((v, i + 2))
 }
 
+/// A whole multibulk request that is all in `input` and in the usual shape (every length line
+/// as [`quick_length`] reads it, within the limits), read in one pass with no state kept;
+/// `None` leaves anything else to the resumable path, which would parse this request the same
+/// way. Fills `spans`; `input` starts with the `*`.
+#[inline]
+fn whole_request(input: &[u8], limits: Limits, spans: &mut Vec<(usize, usize)>) -> Option<usize> {
+    let (n, mut pos) = quick_length(input, 0)?;
+    if n == 0 || n > 64 || limits.unauthenticated && n > UNAUTH_MAX_ARGS {
+        return None;
+    }
+    for _ in 0..n {
+        if input.get(pos) != Some(&b'$') {
+            return None;
+        }
+        let (len, at) = quick_length(input, pos)?;
+        if len > limits.max_bulk_len || limits.unauthenticated && len > UNAUTH_MAX_BULK {
+            return None;
+        }
+        let end = at.checked_add(usize::try_from(len).ok()?)?;
+        if input.len().saturating_sub(end) < 2 {
+            return None;
+        }
+        spans.push((at, end));
+        pos = end + 2;
+    }
+    Some(pos)
+}
+
+/// Reads ahead without consuming anything: calls `f` with the arguments of each of the next
+/// requests in `input` (at most `max`) as long as they are whole and in the usual shape (see
+/// [`whole_request`]), so that a caller can prepare for them (prefetch their keys) before
+/// [`Parser::next`] parses them for real. `spans` is scratch space.
+pub fn peek_requests(
+    input: &[u8],
+    limits: Limits,
+    max: usize,
+    spans: &mut Vec<(usize, usize)>,
+    mut f: impl FnMut(Args<'_>),
+) {
+    let mut at = 0;
+    for _ in 0..max {
+        let rest = &input[at..];
+        if rest.first() != Some(&b'*') {
+            return;
+        }
+        spans.clear();
+        let Some(n) = whole_request(rest, limits, spans) else { return };
+        f(Args { data: rest, spans });
+        at += n;
+    }
+}
+
 impl Parser {
     /// A parser waiting for the first byte of a request.
     pub fn new() -> Self {
@@ -300,32 +352,9 @@ impl Parser {
         }
     }
 
-    /// A whole multibulk request that is all in `input` and in the usual shape (every length
-    /// line as [`quick_length`] reads it, within the limits), read in one pass with no state
-    /// kept; `None` leaves anything else to the resumable path, which would parse this request
-    /// the same way. Fills `spans`.
     #[inline]
     fn whole_request(&mut self, input: &[u8], limits: Limits) -> Option<usize> {
-        let (n, mut pos) = quick_length(input, 0)?;
-        if n == 0 || n > 64 || limits.unauthenticated && n > UNAUTH_MAX_ARGS {
-            return None;
-        }
-        for _ in 0..n {
-            if input.get(pos) != Some(&b'$') {
-                return None;
-            }
-            let (len, at) = quick_length(input, pos)?;
-            if len > limits.max_bulk_len || limits.unauthenticated && len > UNAUTH_MAX_BULK {
-                return None;
-            }
-            let end = at.checked_add(usize::try_from(len).ok()?)?;
-            if input.len().saturating_sub(end) < 2 {
-                return None;
-            }
-            self.spans.push((at, end));
-            pos = end + 2;
-        }
-        Some(pos)
+        whole_request(input, limits, &mut self.spans)
     }
 
     fn inline<'a>(&'a mut self, input: &'a [u8]) -> Result<Step<'a>, ParseError> {
@@ -724,5 +753,61 @@ mod tests {
             }
         }
         assert!(whole > tried / 3, "only {whole} of {tried} requests were read whole");
+    }
+
+    /// Reading ahead sees the requests the parser will then return, in order, and stops at
+    /// the first one it cannot read whole (an inline command, a damaged or unfinished one).
+    #[test]
+    fn reading_ahead_sees_what_the_parser_then_returns() {
+        let mut next = xorshift(0x51_7cc1_b727_220a);
+        let limits = Limits::default();
+        let mut stopped_early = 0;
+        for _ in 0..20_000 {
+            let mut input = Vec::new();
+            for _ in 0..(next() % 20) {
+                match next() % 8 {
+                    0 => input.extend_from_slice(b"PING\r\n"),
+                    1 => input.extend_from_slice(b"*1\r\n$04\r\nPING\r\n"),
+                    _ => {
+                        let argc = 1 + next() % 4;
+                        input.extend_from_slice(format!("*{argc}\r\n").as_bytes());
+                        for _ in 0..argc {
+                            let len = (next() % 6) as usize;
+                            input.extend_from_slice(format!("${len}\r\n").as_bytes());
+                            input.extend((0..len).map(|_| b"ab\r\n"[(next() % 4) as usize]));
+                            input.extend_from_slice(b"\r\n");
+                        }
+                    }
+                }
+            }
+            if next().is_multiple_of(3) && !input.is_empty() {
+                input.truncate((next() as usize) % input.len());
+            }
+            let max = 1 + (next() % 16) as usize;
+            let mut peeked: Vec<Vec<Vec<u8>>> = Vec::new();
+            let mut spans = Vec::new();
+            peek_requests(&input, limits, max, &mut spans, |args| {
+                peeked.push(args.iter().map(<[u8]>::to_vec).collect())
+            });
+            assert!(peeked.len() <= max);
+            let mut parsed: Vec<Vec<Vec<u8>>> = Vec::new();
+            let mut p = Parser::new();
+            let mut at = 0;
+            while let Ok(step) = p.next(&input[at..], limits) {
+                match step {
+                    Step::Request { args, consumed } => {
+                        parsed.push(args.iter().map(<[u8]>::to_vec).collect());
+                        at += consumed;
+                    }
+                    Step::Skip { consumed } => at += consumed,
+                    Step::Incomplete { .. } => break,
+                }
+            }
+            assert!(parsed.starts_with(&peeked), "{:?}", String::from_utf8_lossy(&input));
+            if peeked.len() < max.min(parsed.len()) {
+                stopped_early += 1;
+            }
+        }
+        assert!(stopped_early > 100, "inline and odd requests should stop the reading ahead");
     }
 }
