@@ -6,6 +6,8 @@
 //! read straight into space reserved for it. One clock read and one pass through the gate per
 //! batch, one `write` per batch. A blocking command (BLPOP…) suspends the batch: replies so far
 //! are written, the task waits outside every lock, and the rest of the buffer runs afterwards.
+//! A client that pipelines gets its next requests' keys prefetched as its batch runs
+//! ([`dispatch::Lookahead`]), so that their cache misses overlap.
 
 use crate::signal::Signal;
 use crate::Control;
@@ -17,7 +19,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tumbler_commands::blocking::{BlockRequest, Outcome};
-use tumbler_commands::{dispatch, ClientInfo, Conn, Ctx, Passage, ReplyMode, Server};
+use tumbler_commands::dispatch::{self, dispatch};
+use tumbler_commands::{ClientInfo, Conn, Ctx, Passage, ReplyMode, Server};
 use tumbler_proto::{Limits, Parser, Reply, Step};
 
 /// Initial (and minimum) read buffer capacity, as Redis' PROTO_IOBUF_LEN.
@@ -53,6 +56,10 @@ struct Connection<'a, S> {
     signal: Arc<Signal>,
     /// Total bytes a large incoming request needs (a hint for sizing the read buffer).
     need: usize,
+    /// Prefetching the keys of the requests ahead.
+    ahead: dispatch::Lookahead,
+    /// Whether the last batch ran more than one request.
+    pipelined: bool,
 }
 
 /// Serves one accepted connection until it closes; `tls`: it arrived on the TLS port, so the
@@ -125,6 +132,8 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
         info: info.clone(),
         signal,
         need: 0,
+        ahead: dispatch::Lookahead::default(),
+        pipelined: false,
     };
     c.run().await;
     // Forget the client before closing the socket: once the peer sees the connection end, the
@@ -243,7 +252,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         let mut gate: Option<Passage> = srv.enter(self.worker).map(Passage::from);
         let mut now = self.start_commands();
         let t0 = self.conn.cmd_start_us;
+        self.ahead.new_batch(self.pipelined);
         loop {
+            if self.parser.is_idle() {
+                self.ahead.before_request(srv, self.conn.db, &self.rbuf, limits);
+            }
             if gate.is_none() {
                 // Busy mode: check again before each command whether the script has ended.
                 gate = if srv.scripts.busy() {
@@ -314,13 +327,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             }
         }
         drop(gate);
+        self.pipelined = ids.n > 1;
         if ids.n > 0 {
             // Timed commands have just read the clock (the last one's end); otherwise read it.
-            let end = if tumbler_commands::dispatch::commands_timed(srv) {
-                self.conn.cmd_start_us
-            } else {
-                srv.clock.mono_us()
-            };
+            let end = if dispatch::commands_timed(srv) { self.conn.cmd_start_us } else { srv.clock.mono_us() };
             ids.attribute(srv, self.worker, end.saturating_sub(t0));
         }
         if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * READ_CHUNK && self.parser.is_idle() {

@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 use tumbler_tests::corpus::{diff_case, listed, load};
+use tumbler_tests::resp::{encode, RawConn};
 use tumbler_tests::{RedisServer, Tumbler};
 
 fn corpus_dir() -> PathBuf {
@@ -128,4 +129,73 @@ fn monitor() {
 #[test]
 fn notifications() {
     run_file("notifications.redis");
+}
+
+/// Pipelined batches of lock-path commands, which tumbler reads ahead to prefetch their keys,
+/// get the same replies from both servers, byte for byte: random batches of 1 to 40 commands
+/// over 24 keys in two databases, each sent in one write, with scripts, database switches,
+/// commands whose first argument is not a key, and inline commands that end the read-ahead.
+#[test]
+fn pipelined_batches_match_redis() {
+    let redis = RedisServer::start(&[]);
+    let tumbler = Tumbler::start(&[]);
+    let mut conns = [RawConn::connect(redis.addr()).unwrap(), RawConn::connect(tumbler.addr()).unwrap()];
+    let cad = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+    let shas: Vec<Vec<u8>> = conns.iter_mut().map(|c| c.cmd_str(&["SCRIPT", "LOAD", cad])).collect();
+    assert_eq!(shas[0], shas[1]);
+    let sha = String::from_utf8_lossy(&shas[0][5..45]).into_owned();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    for round in 0..400 {
+        let count = 1 + next(40);
+        let mut batch = Vec::new();
+        let mut shown = Vec::new();
+        for _ in 0..count {
+            let key = format!("lock:{}", next(24));
+            let other = format!("lock:{}", next(24));
+            let token = format!("token-{}", next(3));
+            let cmd: Vec<&str> = match next(16) {
+                0 | 1 => vec!["SET", &key, &token, "NX", "PX", "100000"],
+                2 => vec!["SET", &key, &token, "PX", "100000"],
+                3 | 4 => vec!["GET", &key],
+                5 => vec!["DEL", &key],
+                6 => vec!["DEL", &key, &other],
+                7 => vec!["PEXPIRE", &key, "100000"],
+                8 | 9 => vec!["EVALSHA", &sha, "1", &key, &token],
+                10 => vec!["eval", cad, "1", &key, &token],
+                11 => vec!["SELECT", if next(2) == 0 { "0" } else { "1" }],
+                12 => vec!["MGET", &key, &other],
+                13 => vec!["INCR", &key],
+                14 => vec!["ECHO", &key],
+                _ => vec!["PING"],
+            };
+            if cmd == ["PING"] && next(2) == 0 {
+                batch.extend_from_slice(b"PING\r\n");
+            } else {
+                let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+                batch.extend_from_slice(&encode(&args));
+            }
+            shown.push(cmd.join(" "));
+        }
+        let replies: Vec<Vec<Vec<u8>>> = conns
+            .iter_mut()
+            .map(|c| {
+                c.send(&batch).expect("send");
+                (0..count).map(|_| c.read_reply().expect("reply")).collect()
+            })
+            .collect();
+        for (i, (r, t)) in replies[0].iter().zip(&replies[1]).enumerate() {
+            assert_eq!(
+                String::from_utf8_lossy(r),
+                String::from_utf8_lossy(t),
+                "round {round}, command {i} ({}) of the batch {shown:?}",
+                shown[i]
+            );
+        }
+    }
 }

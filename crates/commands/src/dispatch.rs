@@ -301,3 +301,131 @@ fn apply_reply_mode(ctx: &mut Ctx<'_>, mark: usize) {
         ReplyMode::SkipNext => ctx.conn.reply_mode = ReplyMode::Skip,
     }
 }
+
+/// Requests whose keys [`Lookahead`] reads ahead at a time.
+const AHEAD: usize = 16;
+/// How many requests before its own the entry of a key is prefetched.
+const ENTRY_DISTANCE: usize = 4;
+
+/// Prefetching the keys of the next requests of a pipelined batch, so that their lookups'
+/// cache misses overlap instead of coming one after another. When a connection starts on a
+/// group of up to [`AHEAD`] requests, the tags and slots of all their keys are prefetched
+/// ([`tumbler_keyspace::Keyspace::prefetch_slots`]); before each request runs, the entry of
+/// the key [`ENTRY_DISTANCE`] requests on is ([`tumbler_keyspace::Keyspace::prefetch_entry`]),
+/// its slot having arrived meanwhile. A request's key is taken to be its first argument (EVAL
+/// and EVALSHA: their first key, when they have one); for commands whose first argument is not
+/// a key the guess costs a wasted read, never a different result. A lone request has nothing
+/// to overlap with and is left alone.
+#[derive(Default)]
+pub struct Lookahead {
+    hashes: [u64; AHEAD],
+    /// Keys in `hashes`.
+    keys: usize,
+    /// Requests of the group not run yet.
+    left: usize,
+    /// Keys whose entries were prefetched.
+    entries: usize,
+    db: usize,
+    spans: Vec<(usize, usize)>,
+    /// Whether the connection's last batch had more than one request: a client that sends one
+    /// request at a time pays nothing for reading ahead.
+    pipelined: bool,
+}
+
+/// Below this many buffered bytes there is at most one request of a lock workload.
+const AHEAD_MIN_BYTES: usize = 64;
+
+impl Lookahead {
+    /// Called before each request at the start of `input` runs, with the connection's database.
+    #[inline]
+    pub fn before_request(&mut self, srv: &crate::Server, db: usize, input: &[u8], limits: tumbler_proto::Limits) {
+        if !self.pipelined {
+            return;
+        }
+        if self.left == 0 || db != self.db {
+            self.start(srv, db, input, limits);
+        }
+        self.left = self.left.saturating_sub(1);
+        if self.keys > 1 {
+            let done = self.keys - self.left.min(self.keys);
+            let want = (done + ENTRY_DISTANCE).min(self.keys);
+            while self.entries < want {
+                srv.keyspace.prefetch_entry(self.db, self.hashes[self.entries]);
+                self.entries += 1;
+            }
+        }
+    }
+
+    /// Reads the next group of requests and prefetches their keys' slots.
+    fn start(&mut self, srv: &crate::Server, db: usize, input: &[u8], limits: tumbler_proto::Limits) {
+        (self.keys, self.left, self.entries, self.db) = (0, 1, 0, db);
+        if input.len() < AHEAD_MIN_BYTES || db >= srv.keyspace.databases() {
+            return;
+        }
+        let (mut requests, mut keys, mut hashes) = (0, 0, [0u64; AHEAD]);
+        tumbler_proto::peek_requests(input, limits, AHEAD, &mut self.spans, |args| {
+            requests += 1;
+            if let Some(key) = first_key(args) {
+                hashes[keys] = tumbler_keyspace::hash_key(key);
+                keys += 1;
+            }
+        });
+        (self.hashes, self.keys, self.left) = (hashes, keys, requests.max(1));
+        if keys > 1 {
+            srv.keyspace.prefetch_slots(db, &hashes[..keys]);
+        }
+    }
+
+    /// Starts a batch; `pipelined`: the previous batch ran more than one request.
+    pub fn new_batch(&mut self, pipelined: bool) {
+        self.left = 0;
+        self.pipelined = pipelined;
+    }
+}
+
+/// The key a request most likely names first (see [`Lookahead`]).
+fn first_key(args: Args<'_>) -> Option<&[u8]> {
+    if args.len() < 2 {
+        return None;
+    }
+    let name = args.get(0);
+    let script = matches!(name.len(), 4 | 7 | 10)
+        && name[0] | 0x20 == b'e'
+        && [&b"evalsha"[..], b"eval", b"evalsha_ro", b"eval_ro"].iter().any(|s| name.eq_ignore_ascii_case(s));
+    if !script {
+        return Some(args.get(1));
+    }
+    (args.len() >= 4 && args.get(2) != b"0").then(|| args.get(3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_key;
+    use tumbler_proto::Args;
+
+    fn key_of(words: &[&str]) -> Option<String> {
+        let mut data = Vec::new();
+        let mut spans = Vec::new();
+        for w in words {
+            spans.push((data.len(), data.len() + w.len()));
+            data.extend_from_slice(w.as_bytes());
+        }
+        first_key(Args::new(&data, &spans)).map(|k| String::from_utf8_lossy(k).into_owned())
+    }
+
+    #[test]
+    fn the_key_read_ahead_is_the_first_argument_or_a_script_s_first_key() {
+        assert_eq!(key_of(&["GET", "k"]).as_deref(), Some("k"));
+        assert_eq!(key_of(&["set", "k", "v", "NX"]).as_deref(), Some("k"));
+        assert_eq!(key_of(&["PING"]), None);
+        for script in ["EVALSHA", "evalsha", "Eval", "EVAL_RO", "evalsha_ro"] {
+            assert_eq!(key_of(&[script, "body", "1", "k", "t"]).as_deref(), Some("k"), "{script}");
+            assert_eq!(key_of(&[script, "body", "0", "a"]), None, "{script}");
+            assert_eq!(key_of(&[script, "body", "1"]), None, "{script}");
+        }
+        // Not scripts, despite the first letter or the length.
+        assert_eq!(key_of(&["EXISTS", "k"]).as_deref(), Some("k"));
+        assert_eq!(key_of(&["EXPIREAT", "k", "1"]).as_deref(), Some("k"));
+        assert_eq!(key_of(&["EVALX", "b", "1", "k"]).as_deref(), Some("b"));
+    }
+}
