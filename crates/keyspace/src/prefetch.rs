@@ -32,13 +32,17 @@ pub(crate) struct TableAt {
 }
 
 impl TableAt {
-    /// Records where `shard`'s table is, unless that is known already.
+    /// Records where `shard`'s table is, unless that is known already. An empty table has no
+    /// location and is looked at again next time: it may fill without being reallocated.
     fn refresh(&self, shard: &Shard) {
         let seen = u64::from(shard.generation()) + 1;
         if self.generation.load(Relaxed) == seen {
             return;
         }
-        let (ctrl, mask) = shard.table_location().unwrap_or((0, 0));
+        let (ctrl, mask, seen) = match shard.table_location() {
+            Some((ctrl, mask)) => (ctrl, mask, seen),
+            None => (0, 0, 0),
+        };
         self.ctrl.store(ctrl, Relaxed);
         self.mask.store(mask, Relaxed);
         self.generation.store(seen, Relaxed);
@@ -167,6 +171,31 @@ mod tests {
             })
             .count();
         assert!(near * 10 >= keys.len() * 9, "{near} of {}", keys.len());
+    }
+
+    /// The location is recorded once there is a table, and again after the shard is emptied
+    /// and filled anew, whether or not that reallocated it.
+    #[test]
+    fn the_recorded_location_follows_the_table() {
+        let at = TableAt::default();
+        let mut shard = Shard::default();
+        at.refresh(&shard);
+        assert_eq!(at.ctrl.load(Relaxed), 0);
+        let fill = |shard: &mut Shard, from: u32| {
+            for n in from..from + 500 {
+                let key = format!("key:{n}");
+                shard.insert(hash_key(key.as_bytes()), Entry::new(key.as_bytes(), NewValue::Str(b"v"), 0), NO_EXPIRE);
+            }
+        };
+        fill(&mut shard, 0);
+        at.refresh(&shard);
+        assert_eq!(Some((at.ctrl.load(Relaxed), at.mask.load(Relaxed))), shard.table_location());
+        drop(shard.take());
+        at.refresh(&shard);
+        assert_eq!(at.ctrl.load(Relaxed), 0);
+        fill(&mut shard, 1000);
+        at.refresh(&shard);
+        assert_eq!(Some((at.ctrl.load(Relaxed), at.mask.load(Relaxed))), shard.table_location());
     }
 
     /// Pass 2 finds the entry of a key that is there.
