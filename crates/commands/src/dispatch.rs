@@ -318,13 +318,16 @@ const ENTRY_DISTANCE: usize = 4;
 /// to overlap with and is left alone.
 #[derive(Default)]
 pub struct Lookahead {
-    hashes: [u64; AHEAD],
-    /// Keys in `hashes`.
-    keys: usize,
-    /// Requests of the group not run yet.
-    left: usize,
-    /// Keys whose entries were prefetched.
+    /// The key hash of each request of the group (`None`: no key).
+    hashes: [Option<u64>; AHEAD],
+    /// Requests in the group.
+    requests: usize,
+    /// Requests of the group started so far.
+    started: usize,
+    /// Requests whose entries were prefetched (or that have no key).
     entries: usize,
+    /// Whether the group has keys to prefetch (two or more).
+    active: bool,
     db: usize,
     spans: Vec<(usize, usize)>,
     /// Whether the connection's last batch had more than one request: a client that sends one
@@ -339,18 +342,21 @@ impl Lookahead {
     /// Called before each request at the start of `input` runs, with the connection's database.
     #[inline]
     pub fn before_request(&mut self, srv: &crate::Server, db: usize, input: &[u8], limits: tumbler_proto::Limits) {
-        if !self.pipelined {
+        // Prefetch instructions are issued on x86_64 only: elsewhere reading ahead would cost
+        // and win nothing.
+        if !self.pipelined || !cfg!(target_arch = "x86_64") {
             return;
         }
-        if self.left == 0 || db != self.db {
+        if self.started == self.requests || db != self.db {
             self.start(srv, db, input, limits);
         }
-        self.left = self.left.saturating_sub(1);
-        if self.keys > 1 {
-            let done = self.keys - self.left.min(self.keys);
-            let want = (done + ENTRY_DISTANCE).min(self.keys);
+        self.started += 1;
+        if self.active {
+            let want = (self.started + ENTRY_DISTANCE).min(self.requests);
             while self.entries < want {
-                srv.keyspace.prefetch_entry(self.db, self.hashes[self.entries]);
+                if let Some(h) = self.hashes[self.entries] {
+                    srv.keyspace.prefetch_entry(self.db, h);
+                }
                 self.entries += 1;
             }
         }
@@ -358,27 +364,33 @@ impl Lookahead {
 
     /// Reads the next group of requests and prefetches their keys' slots.
     fn start(&mut self, srv: &crate::Server, db: usize, input: &[u8], limits: tumbler_proto::Limits) {
-        (self.keys, self.left, self.entries, self.db) = (0, 1, 0, db);
+        // A group of one: looked at again before the next request.
+        (self.requests, self.started, self.entries, self.active, self.db) = (1, 0, 0, false, db);
         if input.len() < AHEAD_MIN_BYTES || db >= srv.keyspace.databases() {
             return;
         }
-        let (mut requests, mut keys, mut hashes) = (0, 0, [0u64; AHEAD]);
+        let mut hashes = [None; AHEAD];
+        let (mut requests, mut keyed, mut keys) = (0, [0u64; AHEAD], 0);
         tumbler_proto::peek_requests(input, limits, AHEAD, &mut self.spans, |args| {
-            requests += 1;
             if let Some(key) = first_key(args) {
-                hashes[keys] = tumbler_keyspace::hash_key(key);
+                let h = tumbler_keyspace::hash_key(key);
+                hashes[requests] = Some(h);
+                keyed[keys] = h;
                 keys += 1;
             }
+            requests += 1;
         });
-        (self.hashes, self.keys, self.left) = (hashes, keys, requests.max(1));
-        if keys > 1 {
-            srv.keyspace.prefetch_slots(db, &hashes[..keys]);
+        self.hashes = hashes;
+        self.requests = requests.max(1);
+        self.active = keys > 1;
+        if self.active {
+            srv.keyspace.prefetch_slots(db, &keyed[..keys]);
         }
     }
 
     /// Starts a batch; `pipelined`: the previous batch ran more than one request.
     pub fn new_batch(&mut self, pipelined: bool) {
-        self.left = 0;
+        (self.requests, self.started) = (0, 0);
         self.pipelined = pipelined;
     }
 }
