@@ -6,7 +6,9 @@
 //! frees, and then most of the next runs' allocations, took its slow paths. Here a freed block
 //! of up to [`MAX_SMALL`] bytes goes onto a list for its 16-byte size class instead, and the
 //! next allocation of that class takes it back: a pop and a push. Each list keeps at most
-//! [`KEEP_BYTES`]; the rest goes back to the C heap.
+//! [`KEEP_BYTES`]; the rest goes back to the C heap. Blocks kept on the lists (at most 512 KiB
+//! a state) are not counted in the state's `used` bytes (INFO `used_memory_lua`), which count
+//! what Lua asked for, as before.
 
 use std::ffi::c_void;
 
@@ -56,7 +58,7 @@ impl Pool {
     #[inline]
     pub(crate) unsafe fn alloc(&mut self, size: usize) -> *mut c_void {
         debug_assert!(size > 0);
-        if size > MAX_SMALL {
+        if size == 0 || size > MAX_SMALL {
             // SAFETY: plain malloc.
             return unsafe { libc::malloc(size) };
         }
@@ -78,7 +80,8 @@ impl Pool {
     /// `p` came from this pool for `size` bytes and is not used afterwards.
     #[inline]
     pub(crate) unsafe fn free(&mut self, p: *mut c_void, size: usize) {
-        if size <= MAX_SMALL {
+        debug_assert!(size > 0);
+        if size > 0 && size <= MAX_SMALL {
             let c = class(size);
             if self.counts[c] < KEEP_BYTES / class_size(c) {
                 let b = p.cast::<Free>();
@@ -103,7 +106,7 @@ impl Pool {
             // SAFETY: a large block came from malloc as is.
             return unsafe { libc::realloc(p, new) };
         }
-        if old <= MAX_SMALL && new <= MAX_SMALL && class(old) == class(new) {
+        if old > 0 && new > 0 && old <= MAX_SMALL && new <= MAX_SMALL && class(old) == class(new) {
             return p;
         }
         // SAFETY: as documented; the copy stays inside both blocks.
