@@ -134,7 +134,8 @@ fn notifications() {
 /// Pipelined batches of lock-path commands, which tumbler reads ahead to prefetch their keys,
 /// get the same replies from both servers, byte for byte: random batches of 1 to 40 commands
 /// over 24 keys in two databases, each sent in one write, with scripts, database switches,
-/// commands whose first argument is not a key, and inline commands that end the read-ahead.
+/// commands whose first argument is not a key, inline commands that end the read-ahead, and
+/// SWAPDB and FLUSHDB, which move or replace the tables whose location the prefetch records.
 #[test]
 fn pipelined_batches_match_redis() {
     let redis = RedisServer::start(&[]);
@@ -159,7 +160,7 @@ fn pipelined_batches_match_redis() {
             let key = format!("lock:{}", next(24));
             let other = format!("lock:{}", next(24));
             let token = format!("token-{}", next(3));
-            let cmd: Vec<&str> = match next(16) {
+            let cmd: Vec<&str> = match next(17) {
                 0 | 1 => vec!["SET", &key, &token, "NX", "PX", "100000"],
                 2 => vec!["SET", &key, &token, "PX", "100000"],
                 3 | 4 => vec!["GET", &key],
@@ -172,7 +173,9 @@ fn pipelined_batches_match_redis() {
                 12 => vec!["MGET", &key, &other],
                 13 => vec!["INCR", &key],
                 14 => vec!["ECHO", &key],
-                _ => vec!["PING"],
+                15 => vec!["PING"],
+                _ if next(8) == 0 => vec!["FLUSHDB"],
+                _ => vec!["SWAPDB", "0", "1"],
             };
             if cmd == ["PING"] && next(2) == 0 {
                 batch.extend_from_slice(b"PING\r\n");
