@@ -6,7 +6,7 @@
 //!
 //! - `proto`: the request parser gives the same requests whether the bytes arrive at once or in
 //!   pieces (down to one byte at a time), always makes progress, and never claims more than it
-//!   was given;
+//!   was given; reading ahead sees a prefix of the requests it then returns;
 //! - `acl`: whatever SETUSER / ACL LOAD / `user` directives accept, ACL SAVE writes a file that
 //!   ACL LOAD accepts again and that saves back to the same text;
 //! - `conf`: configuration text either fails with an error naming a line or applies.
@@ -90,6 +90,15 @@ pub fn proto(data: &[u8]) {
     } else {
         assert_eq!(whole, pieces, "whole vs pieces of {piece} bytes");
     }
+    // Reading ahead (as a pipelining connection does to prefetch keys) sees the requests the
+    // parser then returns, in order: a prefix of them, at most as many as asked for.
+    let max = usize::from(opts >> 4) + 1;
+    let mut peeked: Vec<Vec<Vec<u8>>> = Vec::new();
+    tumbler_proto::peek_requests(input, limits, max, &mut Vec::new(), |args| {
+        peeked.push(args.iter().map(<[u8]>::to_vec).collect())
+    });
+    assert!(peeked.len() <= max);
+    assert_eq!(peeked[..], whole.requests[..peeked.len().min(whole.requests.len())], "read-ahead");
     // The inline splitter on its own, as the config parser and redis-cli style input use it.
     let _ = tumbler_proto::split_args(input);
 }
