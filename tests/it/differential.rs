@@ -145,13 +145,7 @@ fn pipelined_batches_match_redis() {
     let shas: Vec<Vec<u8>> = conns.iter_mut().map(|c| c.cmd_str(&["SCRIPT", "LOAD", cad])).collect();
     assert_eq!(shas[0], shas[1]);
     let sha = String::from_utf8_lossy(&shas[0][5..45]).into_owned();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut next = tumbler_tests::xorshift(0x2545_f491_4f6c_dd1d);
     for round in 0..400 {
         let count = 1 + next(40);
         let mut batch = Vec::new();

@@ -421,13 +421,8 @@ fn a_leading_select_runs_beside_others_in_the_database_it_names() {
 fn the_source_check_accepts_no_script_that_reaches_an_undeclared_key() {
     let t = Tumbler::start(&[("io-threads", "2")]);
     let mut c = RawConn::connect(t.addr()).unwrap();
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut rand = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let mut next = tumbler_tests::xorshift(0x9e37_79b9_7f4a_7c15);
+    let mut rand = move |n: usize| next(n as u64) as usize;
     const VARS: [&str; 4] = ["a", "b", "k", "key"];
     const KEYISH: [&str; 8] = [
         "KEYS[1]",
