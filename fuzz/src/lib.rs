@@ -6,7 +6,7 @@
 //!
 //! - `proto`: the request parser gives the same requests whether the bytes arrive at once or in
 //!   pieces (down to one byte at a time), always makes progress, and never claims more than it
-//!   was given; reading ahead sees a prefix of the requests it then returns;
+//!   was given; reading ahead sees a prefix of the requests it then returns, each as long;
 //! - `acl`: whatever SETUSER / ACL LOAD / `user` directives accept, ACL SAVE writes a file that
 //!   ACL LOAD accepts again and that saves back to the same text;
 //! - `conf`: configuration text either fails with an error naming a line or applies.
@@ -15,10 +15,12 @@ use std::sync::{Arc, OnceLock};
 use tumbler_commands::tumbler_acl::{Acl, Catalog, ConfigUsers};
 use tumbler_proto::{Limits, ParseError, Parser, Step};
 
-/// Requests, the bytes they consumed, and the error (if any) that ended parsing.
+/// Requests, where each ended in the input, the bytes consumed, and the error (if any) that
+/// ended parsing.
 #[derive(Debug, PartialEq, Eq)]
 struct Parsed {
     requests: Vec<Vec<Vec<u8>>>,
+    ends: Vec<usize>,
     consumed: usize,
     error: Option<ParseError>,
 }
@@ -27,7 +29,7 @@ struct Parsed {
 /// become readable in turn, and after each arrival every complete request is taken out.
 fn parse_arrivals(input: &[u8], limits: Limits, ends: impl Iterator<Item = usize>) -> Parsed {
     let mut p = Parser::new();
-    let mut out = Parsed { requests: Vec::new(), consumed: 0, error: None };
+    let mut out = Parsed { requests: Vec::new(), ends: Vec::new(), consumed: 0, error: None };
     let off = &mut out.consumed;
     for end in ends {
         loop {
@@ -40,6 +42,7 @@ fn parse_arrivals(input: &[u8], limits: Limits, ends: impl Iterator<Item = usize
                     assert!(args.total_bytes() <= consumed);
                     out.requests.push(args.iter().map(<[u8]>::to_vec).collect());
                     *off += consumed;
+                    out.ends.push(*off);
                 }
                 Ok(Step::Skip { consumed }) => {
                     assert!(consumed > 0 && consumed <= buffered, "skip consumed {consumed} of {buffered}");
@@ -87,18 +90,26 @@ pub fn proto(data: &[u8]) {
         // One run stopped at a size limit the other did not reach: up to there, they agree.
         let n = whole.requests.len().min(pieces.requests.len());
         assert_eq!(whole.requests[..n], pieces.requests[..n]);
+        assert_eq!(whole.ends[..n], pieces.ends[..n]);
     } else {
         assert_eq!(whole, pieces, "whole vs pieces of {piece} bytes");
     }
-    // Reading ahead (as a pipelining connection does to prefetch keys) sees the requests the
-    // parser then returns, in order: a prefix of them, at most as many as asked for.
+    // Reading ahead (as a pipelining connection does to prefetch keys and parse each request
+    // once) sees the requests the parser then returns, in order, each as long as the parser
+    // consumes: a prefix of them, at most as many as asked for.
     let max = usize::from(opts >> 4) + 1;
     let mut peeked: Vec<Vec<Vec<u8>>> = Vec::new();
-    tumbler_proto::peek_requests(input, limits, max, &mut Vec::new(), |args| {
-        peeked.push(args.iter().map(<[u8]>::to_vec).collect())
+    let mut ends = Vec::new();
+    let mut at = 0;
+    tumbler_proto::peek_requests(input, limits, max, &mut Vec::new(), |args, consumed| {
+        peeked.push(args.iter().map(<[u8]>::to_vec).collect());
+        at += consumed;
+        ends.push(at);
     });
     assert!(peeked.len() <= max);
-    assert_eq!(peeked[..], whole.requests[..peeked.len().min(whole.requests.len())], "read-ahead");
+    let n = peeked.len().min(whole.requests.len());
+    assert_eq!(peeked[..], whole.requests[..n], "read-ahead");
+    assert_eq!(ends[..], whole.ends[..n], "read-ahead request lengths");
     // The inline splitter on its own, as the config parser and redis-cli style input use it.
     let _ = tumbler_proto::split_args(input);
 }

@@ -254,9 +254,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         let t0 = self.conn.cmd_start_us;
         self.ahead.new_batch(self.pipelined);
         loop {
-            if self.parser.is_idle() {
-                self.ahead.before_request(srv, self.conn.db, &self.rbuf, limits);
-            }
             if gate.is_none() {
                 // Busy mode: check again before each command whether the script has ended.
                 gate = if srv.scripts.busy() {
@@ -269,9 +266,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
                     now = self.start_commands();
                 }
             }
+            // A request of a pipelined batch was usually parsed already, as its group was read ahead.
+            let ahead = if self.parser.is_idle() {
+                self.ahead.next_request(srv, self.conn.db, &self.rbuf, limits)
+            } else {
+                None
+            };
             let mut ctx =
                 Ctx { srv, conn: &mut self.conn, reply: &mut self.reply, now, worker: self.worker, gate: &mut gate };
-            let step = self.parser.next(&self.rbuf, limits);
+            let step = match ahead {
+                Some((args, consumed)) => Ok(Step::Request { args, consumed }),
+                None => self.parser.next(&self.rbuf, limits),
+            };
             let consumed = match step {
                 Ok(Step::Request { args, consumed }) => {
                     if let Some(id) = dispatch(&mut ctx, args) {

@@ -307,19 +307,26 @@ const AHEAD: usize = 16;
 /// How many requests before its own the entry of a key is prefetched.
 const ENTRY_DISTANCE: usize = 4;
 
-/// Prefetching the keys of the next requests of a pipelined batch, so that their lookups'
-/// cache misses overlap instead of coming one after another. When a connection starts on a
-/// group of up to [`AHEAD`] requests, the tags and slots of all their keys are prefetched
-/// ([`tumbler_keyspace::Keyspace::prefetch_slots`]); before each request runs, the entry of
-/// the key [`ENTRY_DISTANCE`] requests on is ([`tumbler_keyspace::Keyspace::prefetch_entry`]),
-/// its slot having arrived meanwhile. A request's key is taken to be its first argument (EVAL
-/// and EVALSHA: their first key, when they have one); for commands whose first argument is not
-/// a key the guess costs a wasted read, never a different result. A lone request has nothing
-/// to overlap with and is left alone.
+/// Reading ahead in a pipelined batch: each group of up to [`AHEAD`] whole requests is parsed
+/// once, and their keys are prefetched so that their lookups' cache misses overlap instead of
+/// coming one after another. When a connection starts on a group, the tags and slots of all
+/// its keys are prefetched ([`tumbler_keyspace::Keyspace::prefetch_slots`]); before each
+/// request runs, the entry of the key [`ENTRY_DISTANCE`] requests on is
+/// ([`tumbler_keyspace::Keyspace::prefetch_entry`]), its slot having arrived meanwhile, and the
+/// request is handed out as parsed ([`Lookahead::next_request`]), so the connection's parser
+/// does not read it again. A request's key is taken to be its first argument (EVAL and EVALSHA:
+/// their first key, when they have one); for commands whose first argument is not a key the
+/// guess costs a wasted read, never a different result. A lone request has nothing to overlap
+/// with and is left to the parser.
 #[derive(Default)]
 pub struct Lookahead {
     /// The key hash of each request of the group (`None`: no key).
     hashes: [Option<u64>; AHEAD],
+    /// For each request read ahead: where its arguments' spans end in `spans`, and the bytes
+    /// it occupies.
+    parsed: [(usize, usize); AHEAD],
+    /// Requests read ahead: all of the group's, or none (a group of one the parser reads).
+    read: usize,
     /// Requests in the group.
     requests: usize,
     /// Requests of the group started so far.
@@ -329,6 +336,10 @@ pub struct Lookahead {
     /// Whether the group has keys to prefetch (two or more).
     active: bool,
     db: usize,
+    /// The limits the group was parsed under: a request that changes them (AUTH, CONFIG SET
+    /// proto-max-bulk-len) has the rest parsed again.
+    limits: Option<tumbler_proto::Limits>,
+    /// The arguments of the requests read ahead, each request's relative to its own start.
     spans: Vec<(usize, usize)>,
     /// Whether the connection's last batch had more than one request: a client that sends one
     /// request at a time pays nothing for reading ahead.
@@ -339,17 +350,27 @@ pub struct Lookahead {
 const AHEAD_MIN_BYTES: usize = 64;
 
 impl Lookahead {
-    /// Called before each request at the start of `input` runs, with the connection's database.
+    /// Called before each request of the batch when the parser is between requests, with the
+    /// connection's buffer (`input` starts with the request) and database. Prefetches, and
+    /// returns the request and the bytes it occupies when it was read ahead; `None` leaves it
+    /// to the parser. The caller must consume exactly those bytes before calling again.
     #[inline]
-    pub fn before_request(&mut self, srv: &crate::Server, db: usize, input: &[u8], limits: tumbler_proto::Limits) {
+    pub fn next_request<'a>(
+        &'a mut self,
+        srv: &crate::Server,
+        db: usize,
+        input: &'a [u8],
+        limits: tumbler_proto::Limits,
+    ) -> Option<(Args<'a>, usize)> {
         // Prefetch instructions are issued on x86_64 only: elsewhere reading ahead would cost
-        // and win nothing.
+        // and win little.
         if !self.pipelined || !cfg!(target_arch = "x86_64") {
-            return;
+            return None;
         }
-        if self.started == self.requests || db != self.db {
+        if self.started == self.requests || db != self.db || self.limits != Some(limits) {
             self.start(srv, db, input, limits);
         }
+        let at = self.started;
         self.started += 1;
         if self.active {
             let want = (self.started + ENTRY_DISTANCE).min(self.requests);
@@ -360,27 +381,38 @@ impl Lookahead {
                 self.entries += 1;
             }
         }
+        if at >= self.read {
+            return None;
+        }
+        let from = if at == 0 { 0 } else { self.parsed[at - 1].0 };
+        let (to, consumed) = self.parsed[at];
+        debug_assert!(input.len() >= consumed && input.first() == Some(&b'*'));
+        Some((Args::new(input, &self.spans[from..to]), consumed))
     }
 
     /// Reads the next group of requests and prefetches their keys' slots.
     fn start(&mut self, srv: &crate::Server, db: usize, input: &[u8], limits: tumbler_proto::Limits) {
-        // A group of one: looked at again before the next request.
-        (self.requests, self.started, self.entries, self.active, self.db) = (1, 0, 0, false, db);
+        // A group of one, for the parser: looked at again before the next request.
+        (self.requests, self.read, self.started, self.entries, self.active) = (1, 0, 0, 0, false);
+        (self.db, self.limits) = (db, Some(limits));
         if input.len() < AHEAD_MIN_BYTES || db >= srv.keyspace.databases() {
             return;
         }
         let mut hashes = [None; AHEAD];
-        let (mut requests, mut keyed, mut keys) = (0, [0u64; AHEAD], 0);
-        tumbler_proto::peek_requests(input, limits, AHEAD, &mut self.spans, |args| {
+        let mut parsed = [(0, 0); AHEAD];
+        let (mut requests, mut keyed, mut keys, mut spans) = (0, [0u64; AHEAD], 0, 0);
+        tumbler_proto::peek_requests(input, limits, AHEAD, &mut self.spans, |args, consumed| {
             if let Some(key) = first_key(args) {
                 let h = tumbler_keyspace::hash_key(key);
                 hashes[requests] = Some(h);
                 keyed[keys] = h;
                 keys += 1;
             }
+            spans += args.len();
+            parsed[requests] = (spans, consumed);
             requests += 1;
         });
-        self.hashes = hashes;
+        (self.hashes, self.parsed, self.read) = (hashes, parsed, requests);
         self.requests = requests.max(1);
         self.active = keys > 1;
         if self.active {
@@ -390,7 +422,7 @@ impl Lookahead {
 
     /// Starts a batch; `pipelined`: the previous batch ran more than one request.
     pub fn new_batch(&mut self, pipelined: bool) {
-        (self.requests, self.started) = (0, 0);
+        (self.requests, self.read, self.started) = (0, 0, 0);
         self.pipelined = pipelined;
     }
 }
@@ -412,8 +444,8 @@ fn first_key(args: Args<'_>) -> Option<&[u8]> {
 
 #[cfg(test)]
 mod tests {
-    use super::first_key;
-    use tumbler_proto::Args;
+    use super::{first_key, Lookahead};
+    use tumbler_proto::{Args, Limits, Parser, Step};
 
     fn key_of(words: &[&str]) -> Option<String> {
         let mut data = Vec::new();
@@ -439,5 +471,120 @@ mod tests {
         assert_eq!(key_of(&["EXISTS", "k"]).as_deref(), Some("k"));
         assert_eq!(key_of(&["EXPIREAT", "k", "1"]).as_deref(), Some("k"));
         assert_eq!(key_of(&["EVALX", "b", "1", "k"]).as_deref(), Some("b"));
+    }
+
+    /// A request's arguments and length, or the protocol error that ended the batch.
+    type Taken = Result<(Vec<Vec<u8>>, usize), String>;
+
+    /// What a connection's loop takes out of `input` request by request, with the limits and
+    /// database of each request's turn from `turn` (a pipelined batch). With `ahead`, requests
+    /// come from the read-ahead whenever it has them, as in the server; also returns how many.
+    fn run_batch(
+        input: &[u8],
+        turn: &dyn Fn(usize) -> (Limits, usize),
+        ahead: Option<(&crate::Server, &mut Lookahead)>,
+    ) -> (Vec<Taken>, usize) {
+        let mut parser = Parser::new();
+        let (mut out, mut handed) = (Vec::new(), 0);
+        let mut at = 0;
+        let (srv, mut la) = match ahead {
+            Some((srv, la)) => (Some(srv), Some(la)),
+            None => (None, None),
+        };
+        if let Some(la) = la.as_deref_mut() {
+            la.new_batch(true);
+        }
+        loop {
+            let (limits, db) = turn(out.len());
+            let rest = &input[at..];
+            let pre = match (srv, la.as_deref_mut()) {
+                (Some(srv), Some(la)) if parser.is_idle() => la.next_request(srv, db, rest, limits),
+                _ => None,
+            };
+            let step = match pre {
+                Some((args, consumed)) => {
+                    handed += 1;
+                    Ok(Step::Request { args, consumed })
+                }
+                None => parser.next(rest, limits),
+            };
+            match step {
+                Ok(Step::Request { args, consumed }) => {
+                    out.push(Ok((args.iter().map(<[u8]>::to_vec).collect(), consumed)));
+                    at += consumed;
+                }
+                Ok(Step::Skip { consumed }) => at += consumed,
+                Ok(Step::Incomplete { .. }) => return (out, handed),
+                Err(e) => {
+                    out.push(Err(e.message()));
+                    return (out, handed);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn requests_read_ahead_are_handed_out_as_the_parser_returns_them() {
+        let srv = crate::Server::new(
+            crate::config::Config::default(),
+            std::sync::Arc::new(tumbler_expiry::clock::SystemClock::new()),
+            1,
+            String::new(),
+        );
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut handed, mut total, mut limit_changes) = (0, 0, 0);
+        for _ in 0..5_000 {
+            let mut input = Vec::new();
+            for _ in 0..(next() % 40) {
+                match next() % 10 {
+                    0 => input.extend_from_slice(b"PING\r\n"),
+                    1 => input.extend_from_slice(b"*0\r\n"),
+                    _ => {
+                        // Sometimes more arguments or a longer one than an unauthenticated
+                        // connection may send.
+                        let argc = 1 + next() % if next() % 8 == 0 { 14 } else { 4 };
+                        input.extend_from_slice(format!("*{argc}\r\n").as_bytes());
+                        for _ in 0..argc {
+                            let len = if next() % 50 == 0 { 16_385 } else { (next() % 20) as usize };
+                            input.extend_from_slice(format!("${len}\r\n").as_bytes());
+                            input.extend((0..len).map(|_| b"abk:\r\n"[(next() % 6) as usize]));
+                            input.extend_from_slice(b"\r\n");
+                        }
+                    }
+                }
+            }
+            if next().is_multiple_of(4) && !input.is_empty() {
+                input.truncate((next() as usize) % input.len());
+            }
+            // Per request: whether the connection is still unauthenticated, a smaller
+            // proto-max-bulk-len, and SELECT, changing at random points of the batch.
+            let schedule: Vec<(bool, bool, usize)> =
+                (0..64).map(|_| (next() % 5 == 0, next() % 7 == 0, (next() % 3) as usize)).collect();
+            let flips = next() % 3 == 0;
+            let turn = |i: usize| {
+                let (unauth, small, db) = if flips { schedule[i.min(63)] } else { (false, false, 0) };
+                let limits = Limits {
+                    max_bulk_len: if small { 10 } else { Limits::default().max_bulk_len },
+                    unauthenticated: unauth,
+                };
+                (limits, db)
+            };
+            let (plain, _) = run_batch(&input, &turn, None);
+            let mut la = Lookahead::default();
+            let (read_ahead, n) = run_batch(&input, &turn, Some((&srv, &mut la)));
+            assert_eq!(read_ahead, plain, "{:?}", String::from_utf8_lossy(&input));
+            handed += n;
+            total += plain.len();
+            limit_changes += usize::from(flips && n > 0);
+        }
+        // The comparison means something only if the read-ahead handed out most requests.
+        assert!(handed * 2 > total, "{handed} of {total} requests handed out");
+        assert!(limit_changes > 500, "{limit_changes} batches changed limits");
     }
 }

@@ -27,7 +27,7 @@ pub const UNAUTH_MAX_ARGS: i64 = 10;
 pub const UNAUTH_MAX_BULK: i64 = 16384;
 
 /// Limits that depend on configuration and on the connection's state.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// `proto-max-bulk-len`: the largest single argument.
     pub max_bulk_len: i64,
@@ -280,26 +280,32 @@ fn whole_request(input: &[u8], limits: Limits, spans: &mut Vec<(usize, usize)>) 
     Some(pos)
 }
 
-/// Reads ahead without consuming anything: calls `f` with the arguments of each of the next
-/// requests in `input` (at most `max`) as long as they are whole and in the usual shape (see
-/// [`whole_request`]), so that a caller can prepare for them (prefetch their keys) before
-/// [`Parser::next`] parses them for real. `spans` is scratch space.
+/// Reads ahead without consuming anything: parses each of the next requests in `input` (at
+/// most `max`) as long as they are whole and in the usual shape (see [`whole_request`]), and
+/// calls `f` with its arguments and the bytes it occupies: what [`Parser::next`] would return
+/// for it, given the same `limits`. The spans of all of them accumulate in `spans` (cleared
+/// first), each request's relative to its own start, so that a caller can hand them on as
+/// those requests come up instead of parsing them again.
 pub fn peek_requests(
     input: &[u8],
     limits: Limits,
     max: usize,
     spans: &mut Vec<(usize, usize)>,
-    mut f: impl FnMut(Args<'_>),
+    mut f: impl FnMut(Args<'_>, usize),
 ) {
+    spans.clear();
     let mut at = 0;
     for _ in 0..max {
         let rest = &input[at..];
         if rest.first() != Some(&b'*') {
             return;
         }
-        spans.clear();
-        let Some(n) = whole_request(rest, limits, spans) else { return };
-        f(Args { data: rest, spans });
+        let first = spans.len();
+        let Some(n) = whole_request(rest, limits, spans) else {
+            spans.truncate(first);
+            return;
+        };
+        f(Args { data: rest, spans: &spans[first..] }, n);
         at += n;
     }
 }
@@ -784,19 +790,21 @@ mod tests {
                 input.truncate((next() as usize) % input.len());
             }
             let max = 1 + (next() % 16) as usize;
-            let mut peeked: Vec<Vec<Vec<u8>>> = Vec::new();
-            let mut spans = Vec::new();
-            peek_requests(&input, limits, max, &mut spans, |args| {
-                peeked.push(args.iter().map(<[u8]>::to_vec).collect())
+            let mut peeked: Vec<(Vec<Vec<u8>>, usize)> = Vec::new();
+            let mut spans = vec![(7, 9)];
+            peek_requests(&input, limits, max, &mut spans, |args, consumed| {
+                peeked.push((args.iter().map(<[u8]>::to_vec).collect(), consumed))
             });
             assert!(peeked.len() <= max);
-            let mut parsed: Vec<Vec<Vec<u8>>> = Vec::new();
+            // The spans kept are those of the requests read ahead, one after another.
+            assert_eq!(spans.len(), peeked.iter().map(|(args, _)| args.len()).sum::<usize>());
+            let mut parsed: Vec<(Vec<Vec<u8>>, usize)> = Vec::new();
             let mut p = Parser::new();
             let mut at = 0;
             while let Ok(step) = p.next(&input[at..], limits) {
                 match step {
                     Step::Request { args, consumed } => {
-                        parsed.push(args.iter().map(<[u8]>::to_vec).collect());
+                        parsed.push((args.iter().map(<[u8]>::to_vec).collect(), consumed));
                         at += consumed;
                     }
                     Step::Skip { consumed } => at += consumed,
