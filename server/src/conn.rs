@@ -6,8 +6,8 @@
 //! read straight into space reserved for it. One clock read and one pass through the gate per
 //! batch, one `write` per batch. A blocking command (BLPOP…) suspends the batch: replies so far
 //! are written, the task waits outside every lock, and the rest of the buffer runs afterwards.
-//! A client that pipelines gets its next requests' keys prefetched as its batch runs
-//! ([`dispatch::Lookahead`]), so that their cache misses overlap.
+//! A client that pipelines gets its next requests parsed once, ahead, and their keys
+//! prefetched as its batch runs ([`dispatch::Lookahead`]), so that their cache misses overlap.
 
 use crate::signal::Signal;
 use crate::Control;
@@ -56,7 +56,7 @@ struct Connection<'a, S> {
     signal: Arc<Signal>,
     /// Total bytes a large incoming request needs (a hint for sizing the read buffer).
     need: usize,
-    /// Prefetching the keys of the requests ahead.
+    /// Reading the requests ahead: parsed once, their keys prefetched.
     ahead: dispatch::Lookahead,
     /// Whether the last batch ran more than one request.
     pipelined: bool,
@@ -241,10 +241,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         // Messages delivered before these commands run (pub/sub, MONITOR lines) go before
         // their replies, as they would in Redis' output buffer.
         self.take_outbox();
-        let limits = Limits {
-            max_bulk_len: srv.config.proto_max_bulk_len.load(Relaxed).min(i64::MAX as u64) as i64,
-            unauthenticated: !self.conn.authenticated,
-        };
         let mut ids = BatchIds::default();
         let mut end = BatchEnd::NeedInput;
         // The clock is read once the gate is passed: waiting for a script must not age the
@@ -266,6 +262,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
                     now = self.start_commands();
                 }
             }
+            // As Redis parses each request after running the one before: one that authenticates
+            // or changes proto-max-bulk-len sets the limits the next is read under.
+            let limits = Limits {
+                max_bulk_len: srv.config.proto_max_bulk_len.load(Relaxed).min(i64::MAX as u64) as i64,
+                unauthenticated: !self.conn.authenticated,
+            };
             // A request of a pipelined batch was usually parsed already, as its group was read ahead.
             let ahead = if self.parser.is_idle() {
                 self.ahead.next_request(srv, self.conn.db, &self.rbuf, limits)

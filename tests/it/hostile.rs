@@ -385,6 +385,21 @@ fn unauthenticated_limits_reply_like_redis() {
             assert_eq!(exchange(r.addr(), input, None), (got, true), "redis-server differs");
         }
     }
+    // The limits end with AUTH, for the next request in the same packet too: Redis parses each
+    // request after running the one before.
+    let big = "x".repeat(16385);
+    let mut input = b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*11\r\n$3\r\nDEL\r\n".to_vec();
+    for i in 0..10 {
+        input.extend_from_slice(format!("$2\r\nk{i}\r\n").as_bytes());
+    }
+    input.extend_from_slice(format!("*2\r\n$4\r\nECHO\r\n$16385\r\n{big}\r\n*1\r\n$4\r\nPING\r\n").as_bytes());
+    let (got, closed) = exchange(s.addr(), &input, Some(b"+PONG\r\n"));
+    assert!(!closed);
+    let want = format!("+OK\r\n:0\r\n$16385\r\n{big}\r\n+PONG\r\n");
+    assert_eq!(got.escape_ascii().to_string(), want.as_bytes().escape_ascii().to_string());
+    if let Some(r) = &redis {
+        assert_eq!(exchange(r.addr(), &input, Some(b"+PONG\r\n")), (got, false), "redis-server differs");
+    }
     // At the limits exactly, the request is read and refused for want of authentication.
     let mut c = s.conn();
     let big = "x".repeat(16384);
