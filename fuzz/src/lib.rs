@@ -6,7 +6,8 @@
 //!
 //! - `proto`: the request parser gives the same requests whether the bytes arrive at once or in
 //!   pieces (down to one byte at a time), always makes progress, and never claims more than it
-//!   was given; reading ahead sees a prefix of the requests it then returns, each as long;
+//!   was given; reading ahead sees a prefix of the requests it then returns, each with the
+//!   length the parser consumes;
 //! - `acl`: whatever SETUSER / ACL LOAD / `user` directives accept, ACL SAVE writes a file that
 //!   ACL LOAD accepts again and that saves back to the same text;
 //! - `conf`: configuration text either fails with an error naming a line or applies.
