@@ -4,7 +4,10 @@
 //! redis-benchmark (50 clients, keys drawn from 100k) against each server in alternating rounds;
 //! the table shows medians and tumbler/redis ratios of throughput, p99 latency, and the server's
 //! own CPU time per request (all threads, from /proc/<pid>/task/*/schedstat), which is the
-//! honest figure on a small machine where the load generator saturates first.
+//! honest figure on a small machine where the load generator saturates first. A second table
+//! shows where that time goes: the kernel's share of it, and how often the server's threads
+//! went to sleep (voluntary context switches) per 1,000 requests: a server that idles between
+//! the load generator's rounds pays for each wake-up.
 //!
 //! With `--pin` (the default when at least two CPUs are available) each server runs on CPU 0 and
 //! redis-benchmark and this process (which loads keys and listens for events itself) on CPU 1
@@ -109,7 +112,8 @@ Usage: compare [--rounds N] [--requests N] [--pipeline 1,16] [--workloads LIST] 
        compare --memory N | --expiry N [--expiry-after MS] | --storm KEYS_PER_SECOND
 
 Starts redis-server and tumbler-server (the one beside this binary) on free loopback ports and
-compares them in alternating rounds: medians of throughput, p99 and server CPU per request.
+compares them in alternating rounds: medians of throughput, p99 and server CPU per request,
+then where that CPU time went (the kernel's share, and the server's sleeps per 1,000 requests).
 
   --rounds N          rounds per workload (5)
   --requests N        requests per round (200000)
@@ -185,6 +189,38 @@ fn cpu_ns(pid: u32) -> u64 {
         .sum()
 }
 
+/// What the threads of a process have used so far: CPU ticks in user space and in the kernel
+/// (`/proc/<pid>/task/*/stat`), and how many times they went to sleep (voluntary context
+/// switches, `/proc/<pid>/task/*/status`).
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    user: u64,
+    sys: u64,
+    sleeps: u64,
+}
+
+fn usage(pid: u32) -> Usage {
+    let mut u = Usage::default();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return u };
+    for t in tasks.filter_map(|t| t.ok()) {
+        if let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) {
+            // After the command name (in parentheses, which may hold anything): state is field
+            // 3 of stat(5), utime 14 and stime 15.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+            if let [user, sys] = f[..] {
+                u.user += user;
+                u.sys += sys;
+            }
+        }
+        if let Ok(status) = std::fs::read_to_string(t.path().join("status")) {
+            let n = status.lines().find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"));
+            u.sleeps += n.and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    u
+}
+
 /// Runs commands on a fresh connection, pipelined, and waits for every reply.
 fn pipeline(port: u16, cmds: impl Iterator<Item = Vec<Vec<u8>>>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -231,6 +267,10 @@ struct Sample {
     rps: f64,
     p99_ms: f64,
     cpu_ns_per_req: f64,
+    /// The kernel's share of the server's CPU time.
+    sys_share: f64,
+    /// Times the server's threads went to sleep, per 1,000 requests.
+    sleeps_per_k: f64,
 }
 
 /// The command a workload sends, and whether it needs the lock keys loaded first.
@@ -301,7 +341,7 @@ fn prepare(server: &Server, w: &str) {
 /// One redis-benchmark run of workload `w`, with the server's CPU time over it.
 fn bench(server: &Server, w: &str, pipeline: u32, requests: u64, pin: bool) -> Sample {
     let (cmd, _) = workload_args(server_workload(server, w));
-    let before = cpu_ns(server.child.id());
+    let (before, usage_before) = (cpu_ns(server.child.id()), usage(server.child.id()));
     let mut c = pinned(pin, "1", Path::new("redis-benchmark"));
     c.args(["-p", &server.port.to_string(), "-c", CLIENTS, "-n", &requests.to_string(), "-P", &pipeline.to_string()]);
     c.args(["-r", &KEYSPACE.to_string(), "--csv", "-q"]);
@@ -312,12 +352,21 @@ fn bench(server: &Server, w: &str, pipeline: u32, requests: u64, pin: bool) -> S
     }
     let out = c.output().expect("redis-benchmark is installed");
     let used = cpu_ns(server.child.id()) - before;
+    let u = usage(server.child.id());
+    let (user, sys) = (u.user - usage_before.user, u.sys - usage_before.sys);
+    let sleeps = u.sleeps - usage_before.sleeps;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{} {w}: {text}{}", server.name, String::from_utf8_lossy(&out.stderr));
     // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
     let row = text.lines().rfind(|l| !l.starts_with("\"test\"")).unwrap_or_default().to_string();
     let f: Vec<f64> = row.split(',').skip(1).map(|v| v.trim_matches('"').parse().unwrap_or(f64::NAN)).collect();
-    Sample { rps: f[0], p99_ms: f[5], cpu_ns_per_req: used as f64 / requests as f64 }
+    Sample {
+        rps: f[0],
+        p99_ms: f[5],
+        cpu_ns_per_req: used as f64 / requests as f64,
+        sys_share: sys as f64 / (user + sys).max(1) as f64,
+        sleeps_per_k: sleeps as f64 * 1000.0 / requests as f64,
+    }
 }
 
 fn pipeline_flush(port: u16) {
@@ -649,6 +698,7 @@ fn main() {
         "tumb ns",
         "ratio"
     );
+    let mut breakdown = Vec::new();
     for w in &o.workloads {
         for &p in &o.pipelines {
             let (mut r, mut t) = (Vec::new(), Vec::new());
@@ -666,6 +716,15 @@ fn main() {
             let (rr, tr) = (m(&r, |s| s.rps), m(&t, |s| s.rps));
             let (rp, tp) = (m(&r, |s| s.p99_ms), m(&t, |s| s.p99_ms));
             let (rc, tc) = (m(&r, |s| s.cpu_ns_per_req), m(&t, |s| s.cpu_ns_per_req));
+            breakdown.push(format!(
+                "{:<12} {:>3} | {:>8.0}% {:>8.0}% | {:>12.2} {:>12.2}",
+                w,
+                p,
+                100.0 * m(&r, |s| s.sys_share),
+                100.0 * m(&t, |s| s.sys_share),
+                m(&r, |s| s.sleeps_per_k),
+                m(&t, |s| s.sleeps_per_k)
+            ));
             println!(
                 "{:<12} {:>3} | {:>10.0} {:>10.0} {:>6.2} | {:>8.3} {:>8.3} {:>6.2} | {:>9.0} {:>9.0} {:>6.2}",
                 w,
@@ -681,5 +740,14 @@ fn main() {
                 tc / rc
             );
         }
+    }
+    println!();
+    println!("where the CPU time goes (medians): the kernel's share, and sleeps per 1,000 requests");
+    println!(
+        "{:<12} {:>3} | {:>9} {:>9} | {:>12} {:>12}",
+        "workload", "P", "redis sys", "tumb sys", "redis sleeps", "tumb sleeps"
+    );
+    for line in breakdown {
+        println!("{line}");
     }
 }
