@@ -283,9 +283,9 @@ fn whole_request(input: &[u8], limits: Limits, spans: &mut Vec<(usize, usize)>) 
 /// Reads ahead without consuming anything: parses each of the next requests in `input` (at
 /// most `max`) as long as they are whole and in the usual shape (see [`whole_request`]), and
 /// calls `f` with its arguments and the bytes it occupies: what [`Parser::next`], between
-/// requests, would return for it, given the same `limits`. The spans of all of them accumulate in `spans` (cleared
-/// first), each request's relative to its own start, so that a caller can hand them on as
-/// those requests come up instead of parsing them again.
+/// requests, would return for it, given the same `limits`. The spans of all of them accumulate
+/// in `spans` (cleared first), each request's relative to its own start, so that a caller can
+/// hand them on as those requests come up instead of parsing them again.
 pub fn peek_requests(
     input: &[u8],
     limits: Limits,
