@@ -353,8 +353,9 @@ fn bench(server: &Server, w: &str, pipeline: u32, requests: u64, pin: bool) -> S
     let out = c.output().expect("redis-benchmark is installed");
     let used = cpu_ns(server.child.id()) - before;
     let u = usage(server.child.id());
-    let (user, sys) = (u.user - usage_before.user, u.sys - usage_before.sys);
-    let sleeps = u.sleeps - usage_before.sleeps;
+    // Saturating: a thread that ended during the run takes its counts with it.
+    let (user, sys) = (u.user.saturating_sub(usage_before.user), u.sys.saturating_sub(usage_before.sys));
+    let sleeps = u.sleeps.saturating_sub(usage_before.sleeps);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{} {w}: {text}{}", server.name, String::from_utf8_lossy(&out.stderr));
     // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
