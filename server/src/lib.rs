@@ -137,15 +137,26 @@ pub struct StartOptions {
     pub clock: Option<Arc<dyn Clock>>,
 }
 
-/// Worker threads: `io-threads`, or one per core the process may run on. (While a worker is
-/// stuck in a busy script, new connections go to the others, or to the acceptor itself when
-/// there is no other: see `acceptor`.)
+/// Worker threads: `io-threads`, or [`default_workers`] of the cores the process may run on.
+/// (While a worker is stuck in a busy script, new connections go to the others, or to the
+/// acceptor itself when there is no other: see `acceptor`.)
 fn worker_count(cfg: &Config) -> usize {
     if cfg.io_threads > 0 {
         cfg.io_threads
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        default_workers(std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
+}
+
+/// One worker per core but one, and at least one. The spare core is for everything a worker
+/// would otherwise wait behind: the kernel's network processing, the acceptor and expiry
+/// threads, and whatever else runs on the host (clients, agents). With a worker on every core,
+/// a worker that loses its core to any of them leaves its connections waiting for a time
+/// slice: on two cores shared with redis-benchmark, two workers had 2-4 times the p99 of one,
+/// and less throughput (README, Performance). Redis' redis.conf gives the same advice for its
+/// I/O threads: leave at least one spare core.
+fn default_workers(cores: usize) -> usize {
+    cores.saturating_sub(1).max(1)
 }
 
 /// Resolves `bind` entries (`*`, `::*`, addresses; a leading `-` marks an optional one).
@@ -464,5 +475,19 @@ fn expiry(ctl: Arc<Control>) {
         // wakes this thread.
         let due = if srv.active_expire.load(Relaxed) { srv.keyspace.next_due() } else { u64::MAX };
         srv.keyspace.wait_for_due(now_us, due, Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_workers;
+
+    #[test]
+    fn a_spare_core_is_left_but_never_the_only_one() {
+        assert_eq!(default_workers(0), 1);
+        assert_eq!(default_workers(1), 1);
+        assert_eq!(default_workers(2), 1);
+        assert_eq!(default_workers(4), 3);
+        assert_eq!(default_workers(64), 63);
     }
 }

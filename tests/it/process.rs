@@ -286,10 +286,27 @@ fn shutdown_command_stops_the_server_without_replying() {
 
 #[test]
 fn shutdown_nosave_stops_a_server_stuck_in_a_script() {
-    let mut p = TumblerProcess::start(&["--busy-reply-threshold", "20"]);
+    shutdown_nosave_ends_a_script_with_workers(2);
+}
+
+/// With one worker (the default on two cores) the admin connects once the script is busy, and
+/// the acceptor serves it.
+#[test]
+fn shutdown_nosave_stops_a_single_worker_stuck_in_a_script() {
+    shutdown_nosave_ends_a_script_with_workers(1);
+}
+
+fn shutdown_nosave_ends_a_script_with_workers(workers: usize) {
+    let n = workers.to_string();
+    let mut p = TumblerProcess::start(&["--io-threads", &n, "--busy-reply-threshold", "20"]);
     let mut runner = RawConn::connect(p.addr()).unwrap();
     // A script that wrote cannot be killed; SHUTDOWN NOSAVE still ends it and the server.
     runner.send(b"EVAL \"redis.call('set', 'k', 'v') while true do end\" 0\r\n").unwrap();
+    if workers == 1 {
+        // A connection made before the script turned busy would belong to the stuck worker.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // With two, connections are dealt in turn: the admin's lands on the other worker.
     let mut admin = RawConn::connect(p.addr()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -101,7 +101,9 @@ fn deep_recursion_and_hostile_patterns_are_errors() {
 }
 
 /// Starts `script` on its own connection (it is expected to run until killed), then kills it
-/// from another connection once the server reports it busy.
+/// from another connection once the server reports it busy. The server needs two workers:
+/// connections are dealt to them in turn, and one made on the busy worker before the script
+/// turned busy waits for it (see `a_single_worker_busy_in_a_script_can_still_be_killed`).
 fn kill_busy(t: &Tumbler, script: &str) -> String {
     let mut runner = RawConn::connect(t.addr()).unwrap();
     runner.send(&tumbler_tests::resp::encode(&[b"EVAL", script.as_bytes(), b"0"])).unwrap();
@@ -122,7 +124,7 @@ fn kill_busy(t: &Tumbler, script: &str) -> String {
 
 #[test]
 fn runaway_scripts_can_be_killed() {
-    let t = Tumbler::start(&[("busy-reply-threshold", "20")]);
+    let t = Tumbler::start(&[("io-threads", "2"), ("busy-reply-threshold", "20")]);
     for script in [
         "while true do end",
         // Catching the kill error does not keep a script alive.
@@ -140,7 +142,8 @@ fn runaway_scripts_can_be_killed() {
 
 #[test]
 fn other_clients_get_busy_while_a_script_runs_and_wait_before() {
-    let t = Tumbler::start(&[("busy-reply-threshold", "100")]);
+    // Two workers: `other` lands on the one not running the script.
+    let t = Tumbler::start(&[("io-threads", "2"), ("busy-reply-threshold", "100")]);
     let mut runner = RawConn::connect(t.addr()).unwrap();
     let script = b"local t = redis.call('time') repeat local n = redis.call('time') until (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > 400000 return 'done'";
     runner.send(&tumbler_tests::resp::encode(&[b"EVAL", script, b"0"])).unwrap();
