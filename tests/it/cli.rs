@@ -276,6 +276,8 @@ fn quorum_up_detached_and_down() {
         &d,
         "--server",
         server.to_str().unwrap(),
+        "--io-threads",
+        "2",
     ]);
     assert_eq!(code(&o), 0, "stderr: {}", String::from_utf8_lossy(&o.stderr));
     let q = json(&o);
@@ -284,6 +286,9 @@ fn quorum_up_detached_and_down() {
     for &p in &ports {
         let mut c = RawConn::connect(([127, 0, 0, 1], p).into()).unwrap();
         assert_eq!(parse(&c.cmd(&[b"PING"]).unwrap()).0, Value::Simple("PONG".into()));
+        let info = c.cmd(&[b"INFO", b"server"]).unwrap();
+        let info = String::from_utf8_lossy(&info);
+        assert!(info.contains("tumbler_worker_threads:2\r\n"), "node {p}: {info}");
     }
     assert!(dir.path().join("node1/tumbler.log").exists());
     // A lock on the new quorum.
@@ -292,6 +297,10 @@ fn quorum_up_detached_and_down() {
     // A second `up` on the same directory refuses.
     let o = tumbler(&["quorum", "up", "--detach", "--base-port", &base.to_string(), "--dir", &d]);
     assert_eq!(code(&o), 78);
+    // A node needs a worker.
+    let o = tumbler(&["quorum", "up", "--detach", "--io-threads", "0", "--dir", &d]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--io-threads"), "{}", String::from_utf8_lossy(&o.stderr));
 
     let o = tumbler(&["quorum", "down", "--dir", &d, "--json"]);
     assert_eq!(code(&o), 0, "stderr: {}", String::from_utf8_lossy(&o.stderr));

@@ -46,6 +46,10 @@ pub(crate) struct UpArgs {
     /// Address the nodes listen on.
     #[arg(long, default_value = "127.0.0.1")]
     bind: String,
+    /// Worker threads of each node. The nodes share this host, so one each, as five
+    /// redis-servers would be; a node on a host of its own uses one per core but one.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=128))]
+    io_threads: u16,
     /// Return once the nodes answer, leaving them running (stop with `quorum down`).
     #[arg(long)]
     detach: bool,
@@ -173,6 +177,8 @@ async fn up(a: UpArgs) -> Result<u8, Fail> {
                 .arg(port.to_string())
                 .arg("--bind")
                 .arg(&a.bind)
+                .arg("--io-threads")
+                .arg(a.io_threads.to_string())
                 .arg("--dir")
                 .arg(&node_dir)
                 .arg("--daemonize")
