@@ -152,7 +152,7 @@ fn worker_count(cfg: &Config) -> usize {
 /// would otherwise wait behind: the kernel's network processing, the acceptor and expiry
 /// threads, and whatever else runs on the host (clients, agents). With a worker on every core,
 /// a worker that loses its core to any of them leaves its connections waiting for a time
-/// slice: on two cores shared with redis-benchmark, two workers had 2-4 times the p99 of one,
+/// slice: on two cores shared with redis-benchmark, two workers had up to 4 times the p99 of one,
 /// and less throughput (README, Performance). Redis' redis.conf gives the same advice for its
 /// I/O threads: leave at least one spare core.
 fn default_workers(cores: usize) -> usize {
