@@ -17,7 +17,9 @@ fn corpus_dir() -> PathBuf {
 }
 
 fn run_file(file: &str) {
-    let redis = RedisServer::start(&[]);
+    // The same `io-threads` on both sides (tumbler's test servers run two workers): CONFIG GET
+    // reports it. redis-server turns its I/O thread on only under many clients.
+    let redis = RedisServer::start(&["--io-threads", "2"]);
     let tumbler = Tumbler::start(&[]);
     let cases = load(&corpus_dir().join(file));
     assert!(!cases.is_empty(), "{file} has no cases");

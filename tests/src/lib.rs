@@ -124,7 +124,11 @@ pub struct Tumbler {
 
 impl Tumbler {
     /// Starts tumbler configured like the reference redis-server, plus `extra` directives
-    /// (`&[("maxmemory", "1mb")]`).
+    /// (`&[("maxmemory", "1mb")]`). It runs two workers unless `extra` says otherwise, whatever
+    /// the machine's cores: connections are dealt to the workers in turn, so a test's clients
+    /// sit on different threads, and the paths between them (a blocked client served by
+    /// another's push, pub/sub delivery, CLIENT KILL, WATCH, scripts beside each other) are
+    /// exercised. `TumblerProcess` runs the binary's own default.
     pub fn start(extra: &[(&str, &str)]) -> Tumbler {
         Self::start_with(extra, None)
     }
@@ -133,7 +137,7 @@ impl Tumbler {
     pub fn start_with(extra: &[(&str, &str)], clock: Option<std::sync::Arc<dyn tumbler_expiry::Clock>>) -> Tumbler {
         let dir = tempfile::tempdir().unwrap();
         let mut text = format!(
-            "bind 127.0.0.1\nport 0\nsave \"\"\nappendonly no\nenable-debug-command yes\ndir \"{}\"\n",
+            "bind 127.0.0.1\nport 0\nsave \"\"\nappendonly no\nenable-debug-command yes\nio-threads 2\ndir \"{}\"\n",
             dir.path().display()
         );
         for (k, v) in extra {
