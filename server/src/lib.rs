@@ -152,9 +152,9 @@ fn worker_count(cfg: &Config) -> usize {
 /// would otherwise wait behind: the kernel's network processing, the acceptor and expiry
 /// threads, and whatever else runs on the host (clients, agents). With a worker on every core,
 /// a worker that loses its core to any of them leaves its connections waiting for a time
-/// slice: on two cores shared with redis-benchmark, two workers had up to 4 times the p99 of one,
-/// and less throughput (README, Performance). Redis' redis.conf gives the same advice for its
-/// I/O threads: leave at least one spare core.
+/// slice: on two cores shared with redis-benchmark, two workers had up to four times the p99 of
+/// one (README, Performance). Redis' redis.conf gives the same advice for its I/O threads: leave
+/// at least one spare core.
 fn default_workers(cores: usize) -> usize {
     cores.saturating_sub(1).max(1)
 }
