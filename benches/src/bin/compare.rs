@@ -677,13 +677,16 @@ fn main() {
         storm(&o, &redis, &tumbler);
         return;
     }
+    // tumbler's worker count follows the cores it may use: say how many this run had.
+    let workers = info_field(tumbler.port, "server", "tumbler_worker_threads").unwrap_or_else(|| "?".into());
     println!(
-        "tumbler vs redis-server 7.0.15: {} clients, {} requests per run, {} rounds (medians), keys over {}k, {}",
+        "tumbler vs redis-server 7.0.15: {} clients, {} requests per run, {} rounds (medians), keys over {}k, {}, tumbler workers: {}",
         CLIENTS,
         o.requests,
         o.rounds,
         KEYSPACE / 1000,
-        if o.pin { "servers pinned to CPU 0, redis-benchmark to CPU 1" } else { "unpinned" }
+        if o.pin { "servers pinned to CPU 0, redis-benchmark to CPU 1" } else { "unpinned" },
+        workers
     );
     println!(
         "{:<12} {:>3} | {:>10} {:>10} {:>6} | {:>8} {:>8} {:>6} | {:>9} {:>9} {:>6}",
