@@ -8,15 +8,24 @@
 //! are written, the task waits outside every lock, and the rest of the buffer runs afterwards.
 //! A client that pipelines gets its next requests parsed once, ahead, and their keys
 //! prefetched as its batch runs ([`dispatch::Lookahead`]), so that their cache misses overlap.
+//!
+//! The buffers and the client's state live in a [`ConnState`] that no await holds borrowed,
+//! so that while a script on this worker is busy the script's hook can serve the connection
+//! ([`crate::busy`]).
 
 use crate::signal::Signal;
 use crate::Control;
 use bytes::{Buf, BytesMut};
+use std::cell::RefCell;
+use std::future::poll_fn;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tumbler_commands::blocking::{BlockRequest, Outcome};
 use tumbler_commands::dispatch::{self, dispatch};
@@ -24,10 +33,10 @@ use tumbler_commands::{ClientInfo, Conn, Ctx, Passage, ReplyMode, Server};
 use tumbler_proto::{Limits, Parser, Reply, Step};
 
 /// Initial (and minimum) read buffer capacity, as Redis' PROTO_IOBUF_LEN.
-const READ_CHUNK: usize = 16 * 1024;
+pub(crate) const READ_CHUNK: usize = 16 * 1024;
 /// Output beyond this is flushed in the middle of a batch, so a huge pipeline of large replies
 /// does not accumulate without bound.
-const FLUSH_AT: usize = 64 * 1024;
+pub(crate) const FLUSH_AT: usize = 64 * 1024;
 
 /// What processing the buffered requests ended with.
 enum BatchEnd {
@@ -43,28 +52,44 @@ enum BatchEnd {
     Shutdown(bool),
 }
 
+/// A connection's buffers and client state: borrowed by its task only between awaits, and by
+/// the busy-script hook while the task waits for input ([`crate::busy`]).
+pub(crate) struct ConnState {
+    pub(crate) rbuf: BytesMut,
+    pub(crate) parser: Parser,
+    pub(crate) reply: Reply,
+    pub(crate) conn: Conn,
+    /// Total bytes a large incoming request needs (a hint for sizing the read buffer).
+    pub(crate) need: usize,
+    /// The task waits for input, with every complete request run and every reply written:
+    /// the busy-script hook may serve the connection.
+    pub(crate) idle: bool,
+    /// The hook served the connection: its task looks at the buffers again when it wakes.
+    pub(crate) touched: bool,
+    /// The hook ended the connection: close once the replies are written.
+    pub(crate) close: bool,
+}
+
 struct Connection<'a, S> {
     ctl: &'a Control,
     srv: &'a Server,
     worker: usize,
+    /// Lets the busy-script hook find the connection; dropped before the stream is closed.
+    _registration: Option<crate::busy::Registration>,
     stream: S,
-    rbuf: BytesMut,
-    parser: Parser,
-    reply: Reply,
-    conn: Conn,
+    st: Rc<RefCell<ConnState>>,
     info: Arc<ClientInfo>,
     signal: Arc<Signal>,
-    /// Total bytes a large incoming request needs (a hint for sizing the read buffer).
-    need: usize,
     /// Reading the requests ahead: parsed once, their keys prefetched.
     ahead: dispatch::Lookahead,
     /// Whether the last batch ran more than one request.
     pipelined: bool,
 }
 
-/// Serves one accepted connection until it closes; `tls`: it arrived on the TLS port, so the
-/// handshake comes first.
-pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, worker: usize, tls: bool) {
+/// Starts serving an accepted connection on this thread, in a task of its own; `tls`: it
+/// arrived on the TLS port, so the handshake comes first. A plain connection is known to the
+/// busy-script hook from now on, before its task first runs.
+pub(crate) fn spawn(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, worker: usize, tls: bool) {
     let _ = stream.set_nodelay(true);
     // tcp-keepalive: probe idle peers so dead ones (a crashed lock holder's host) are noticed.
     let keepalive = ctl.srv.config.tcp_keepalive.load(Relaxed);
@@ -79,69 +104,102 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>
         use std::os::fd::AsRawFd;
         stream.as_raw_fd()
     };
+    // No tracing span per connection: entering one on every poll costs a few percent of a
+    // request; log lines name the client instead.
     if !tls {
-        return serve_stream(stream, peer, local, fd, ctl, worker).await;
+        let client = Client::new(&ctl, peer, local, fd, worker, true);
+        tokio::task::spawn_local(serve_stream(stream, client, ctl, worker));
+        return;
     }
-    let Some(config) = ctl.tls.read().clone() else { return };
-    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
-    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
-        Ok(Ok(s)) => serve_stream(s, peer, local, fd, ctl, worker).await,
-        Ok(Err(e)) => tracing::info!(client = %peer, "TLS handshake failed: {e}"),
-        Err(_) => tracing::info!(client = %peer, "TLS handshake timed out"),
-    }
+    tokio::task::spawn_local(async move {
+        let Some(config) = ctl.tls.read().clone() else { return };
+        let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+            // The hook reads and writes the socket itself, which it cannot do under TLS.
+            Ok(Ok(s)) => {
+                let client = Client::new(&ctl, peer, local, fd, worker, false);
+                serve_stream(s, client, ctl, worker).await;
+            }
+            Ok(Err(e)) => tracing::info!(client = %peer, "TLS handshake failed: {e}"),
+            Err(_) => tracing::info!(client = %peer, "TLS handshake timed out"),
+        }
+    });
 }
 
 /// How long a client may take to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: S,
-    peer: SocketAddr,
-    local: String,
-    fd: i32,
-    ctl: Arc<Control>,
-    worker: usize,
-) {
+/// A client set up, before its task runs.
+struct Client {
+    st: Rc<RefCell<ConnState>>,
+    info: Arc<ClientInfo>,
+    signal: Arc<Signal>,
+    registration: Option<crate::busy::Registration>,
+}
+
+impl Client {
+    /// Adds the client to the server's list; `plain`: not TLS, so the busy-script hook may
+    /// serve it.
+    fn new(ctl: &Arc<Control>, peer: SocketAddr, local: String, fd: i32, worker: usize, plain: bool) -> Client {
+        let srv: &Server = &ctl.srv;
+        let info = Arc::new(ClientInfo::new(srv.clients.next_id(), peer.to_string(), local, fd, srv.clock.mono_ms()));
+        let _ = info.limits.set(srv.config.output_limits.clone());
+        // One signal serves CLIENT KILL, messages, the wake-up of a blocked command and shutdown.
+        let signal = Arc::new(Signal::default());
+        {
+            let s = signal.clone();
+            *info.waker.lock() = Some(Box::new(move || s.raise()));
+        }
+        srv.clients.add(info.clone());
+        srv.stats.connections.fetch_add(1, Relaxed);
+        let authenticated = !srv.config.has_password.load(Relaxed);
+        let mut conn = Conn::new(info.clone(), authenticated, peer.ip().is_loopback());
+        {
+            let s = signal.clone();
+            conn.wake = Arc::new(move || s.raise());
+        }
+        let st = Rc::new(RefCell::new(ConnState {
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            parser: Parser::new(),
+            reply: Reply::new(),
+            conn,
+            need: 0,
+            // Nothing to run or write yet.
+            idle: true,
+            touched: false,
+            close: false,
+        }));
+        let registration = plain.then(|| crate::busy::register(ctl, worker, fd, &st, &signal));
+        Client { st, info, signal, registration }
+    }
+}
+
+async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(stream: S, client: Client, ctl: Arc<Control>, worker: usize) {
     let srv: &Server = &ctl.srv;
-    let id = srv.clients.next_id();
-    let info = Arc::new(ClientInfo::new(id, peer.to_string(), local, fd, srv.clock.mono_ms()));
-    let _ = info.limits.set(srv.config.output_limits.clone());
-    // One signal serves CLIENT KILL, messages, the wake-up of a blocked command and shutdown.
-    let signal = Arc::new(Signal::default());
-    {
-        let s = signal.clone();
-        *info.waker.lock() = Some(Box::new(move || s.raise()));
-    }
-    srv.clients.add(info.clone());
-    srv.stats.connections.fetch_add(1, Relaxed);
-    let authenticated = !srv.config.has_password.load(Relaxed);
-    let mut conn = Conn::new(info.clone(), authenticated, peer.ip().is_loopback());
-    {
-        let s = signal.clone();
-        conn.wake = Arc::new(move || s.raise());
-    }
+    let id = client.info.id;
     let mut c = Connection {
         ctl: &ctl,
         srv,
         worker,
+        _registration: client.registration,
         stream,
-        rbuf: BytesMut::with_capacity(READ_CHUNK),
-        parser: Parser::new(),
-        reply: Reply::new(),
-        conn,
-        info: info.clone(),
-        signal,
-        need: 0,
+        st: client.st,
+        info: client.info,
+        signal: client.signal,
         ahead: dispatch::Lookahead::default(),
         pipelined: false,
     };
     c.run().await;
     // Forget the client before closing the socket: once the peer sees the connection end, the
     // client is gone from CLIENT LIST, PUBSUB NUMSUB and the rest.
-    tumbler_commands::cmd::pubsub::unsubscribe_all(srv, &mut c.conn);
-    tumbler_commands::cmd::transactions::unwatch_all(srv, &mut c.conn);
-    tumbler_commands::cmd::connection::stop_monitoring(srv, &c.conn.info);
+    {
+        let mut st = c.st.borrow_mut();
+        tumbler_commands::cmd::pubsub::unsubscribe_all(srv, &mut st.conn);
+        tumbler_commands::cmd::transactions::unwatch_all(srv, &mut st.conn);
+        tumbler_commands::cmd::connection::stop_monitoring(srv, &st.conn.info);
+    }
     srv.clients.remove(id);
+    c._registration = None;
     let _ = c.stream.shutdown().await;
 }
 
@@ -167,7 +225,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             }
             // The replies are out: reclaim expired keys if the expiry thread's time has come.
             // The time is the batch's last (its start, or a timed command's end): no clock read.
-            self.srv.help_reclaim(self.worker, self.conn.cmd_start_us / 1000);
+            let last_ms = self.st.borrow().conn.cmd_start_us / 1000;
+            self.srv.help_reclaim(self.worker, last_ms);
             match end {
                 BatchEnd::Close => return,
                 BatchEnd::Blocked(req) => {
@@ -187,20 +246,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
 
     /// Reads more input. Returns false when the connection must end.
     async fn read(&mut self, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
-        // Make room: a chunk, or, while a large bulk is arriving, room that doubles with what
-        // has arrived (a client announcing 512 MB and sending nothing does not get 512 MB
-        // allocated up front).
-        let len = self.rbuf.len();
-        let want = if self.need > len { (self.need - len).min(len.max(READ_CHUNK)) } else { READ_CHUNK };
-        if self.rbuf.capacity() - len < want {
-            self.rbuf.reserve(want);
+        {
+            // Make room: a chunk, or, while a large bulk is arriving, room that doubles with
+            // what has arrived (a client announcing 512 MB and sending nothing does not get
+            // 512 MB allocated up front).
+            let mut st = self.st.borrow_mut();
+            let len = st.rbuf.len();
+            let want = if st.need > len { (st.need - len).min(len.max(READ_CHUNK)) } else { READ_CHUNK };
+            if st.rbuf.capacity() - len < want {
+                st.rbuf.reserve(want);
+            }
         }
         loop {
+            {
+                let mut st = self.st.borrow_mut();
+                if st.touched {
+                    // A busy script's hook served the connection while this task waited: run
+                    // what it left in the buffer, or close as it decided (`process`).
+                    return true;
+                }
+                st.idle = true;
+            }
             let timeout = self.srv.config.timeout.load(Relaxed);
+            let (stream, st) = (&mut self.stream, &self.st);
             let r = tokio::select! {
                 biased;
-                r = self.stream.read_buf(&mut self.rbuf) => r,
+                r = poll_fn(|cx| poll_read_into(stream, st, cx)) => r,
                 () = self.signal.wait() => {
+                    self.st.borrow_mut().idle = false;
                     // Shutdown raises every connection's signal.
                     if self.info.killed.load(Relaxed) || *stop.borrow() {
                         return false;
@@ -216,16 +289,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
                     return false;
                 }
             };
+            let mut st = self.st.borrow_mut();
+            st.idle = false;
             return match r {
                 Ok(0) | Err(_) => false,
                 Ok(n) => {
                     self.srv.stats.worker(self.worker).net(n as u64, 0);
                     let limit = self.srv.config.client_query_buffer_limit.load(Relaxed) as usize;
-                    if self.rbuf.len() > limit {
-                        tracing::warn!(
-                            "closing client that reached max query buffer length ({} bytes)",
-                            self.rbuf.len()
-                        );
+                    if st.rbuf.len() > limit {
+                        tracing::warn!("closing client that reached max query buffer length ({} bytes)", st.rbuf.len());
                         self.srv.stats.limit_disconnects.fetch_add(1, Relaxed);
                         return false;
                     }
@@ -237,18 +309,60 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
 
     /// Runs every complete request in the buffer. `None` when a mid-batch write failed.
     async fn process(&mut self) -> Option<BatchEnd> {
+        {
+            let mut st = self.st.borrow_mut();
+            (st.idle, st.touched) = (false, false);
+            if st.close {
+                // A busy script's hook ended the connection (QUIT, a protocol error): what
+                // followed in the buffer is not run.
+                return Some(BatchEnd::Close);
+            }
+            // Messages delivered before these commands run (pub/sub, MONITOR lines) go before
+            // their replies, as they would in Redis' output buffer.
+            take_outbox(&self.info, &mut st.reply);
+        }
+        let mut batch = Batch::default();
+        self.ahead.new_batch(self.pipelined);
+        let end = loop {
+            match self.run_commands(&mut batch) {
+                Some(end) => break end,
+                // Write what is ready without holding the gate across the await.
+                None => {
+                    if !self.flush().await {
+                        return None;
+                    }
+                }
+            }
+        };
         let srv = self.srv;
-        // Messages delivered before these commands run (pub/sub, MONITOR lines) go before
-        // their replies, as they would in Redis' output buffer.
-        self.take_outbox();
-        let mut ids = BatchIds::default();
-        let mut end = BatchEnd::NeedInput;
+        let mut st = self.st.borrow_mut();
+        self.pipelined = batch.ids.n > 1;
+        if batch.ids.n > 0 {
+            // Timed commands have just read the clock (the last one's end); otherwise read it.
+            let end = if dispatch::commands_timed(srv) { st.conn.cmd_start_us } else { srv.clock.mono_us() };
+            let t0 = batch.t0.unwrap_or(end);
+            batch.ids.attribute(srv, self.worker, end.saturating_sub(t0));
+        }
+        if st.rbuf.is_empty() && st.rbuf.capacity() > 4 * READ_CHUNK && st.parser.is_idle() {
+            st.rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        self.info.qbuf.store(st.rbuf.len(), Relaxed);
+        self.info.qbuf_free.store(st.rbuf.capacity() - st.rbuf.len(), Relaxed);
+        Some(end)
+    }
+
+    /// Passes the gate and runs the buffered requests until the input runs out or the batch
+    /// ends (`Some`), or until enough output is pending to write it mid-batch (`None`: the
+    /// caller writes it and calls again).
+    fn run_commands(&mut self, batch: &mut Batch) -> Option<BatchEnd> {
+        let srv = self.srv;
+        let mut guard = self.st.borrow_mut();
+        let st = &mut *guard;
         // The clock is read once the gate is passed: waiting for a script must not age the
         // TTLs this batch sets.
         let mut gate: Option<Passage> = srv.enter(self.worker).map(Passage::from);
-        let mut now = self.start_commands();
-        let t0 = self.conn.cmd_start_us;
-        self.ahead.new_batch(self.pipelined);
+        let mut now = start_commands(srv, &mut st.conn);
+        batch.t0.get_or_insert(st.conn.cmd_start_us);
         loop {
             if gate.is_none() {
                 // Busy mode: check again before each command whether the script has ended.
@@ -259,112 +373,56 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
                 }
                 .map(Passage::from);
                 if gate.is_some() {
-                    now = self.start_commands();
+                    now = start_commands(srv, &mut st.conn);
                 }
             }
             // As Redis parses each request after running the one before: one that authenticates
             // or changes proto-max-bulk-len sets the limits the next is read under.
-            let limits = Limits {
-                max_bulk_len: srv.config.proto_max_bulk_len.load(Relaxed).min(i64::MAX as u64) as i64,
-                unauthenticated: !self.conn.authenticated,
-            };
+            let limits = limits(srv, &st.conn);
             // A request of a pipelined batch was usually parsed already, as its group was read ahead.
-            let ahead = if self.parser.is_idle() {
-                self.ahead.next_request(srv, self.conn.db, &self.rbuf, limits)
-            } else {
-                None
-            };
+            let ahead =
+                if st.parser.is_idle() { self.ahead.next_request(srv, st.conn.db, &st.rbuf, limits) } else { None };
             let mut ctx =
-                Ctx { srv, conn: &mut self.conn, reply: &mut self.reply, now, worker: self.worker, gate: &mut gate };
+                Ctx { srv, conn: &mut st.conn, reply: &mut st.reply, now, worker: self.worker, gate: &mut gate };
             let step = match ahead {
                 Some((args, consumed)) => Ok(Step::Request { args, consumed }),
-                None => self.parser.next(&self.rbuf, limits),
+                None => st.parser.next(&st.rbuf, limits),
             };
             let consumed = match step {
                 Ok(Step::Request { args, consumed }) => {
                     if let Some(id) = dispatch(&mut ctx, args) {
-                        ids.push(id);
+                        batch.ids.push(id);
                     }
                     consumed
                 }
                 Ok(Step::Skip { consumed }) => consumed,
                 Ok(Step::Incomplete { need }) => {
-                    self.need = need;
-                    break;
+                    st.need = need;
+                    return Some(BatchEnd::NeedInput);
                 }
                 Err(e) => {
-                    let mark = ctx.reply.len();
-                    let msg = e.message_bytes();
-                    ctx.reply.error_bytes(&msg);
-                    srv.stats.error(&msg);
-                    if ctx.conn.reply_mode != ReplyMode::On {
-                        ctx.reply.truncate(mark);
-                    }
-                    tracing::debug!(client = %self.info.addr, "protocol error: {}", e.message());
-                    end = BatchEnd::Close;
-                    break;
+                    protocol_error(srv, ctx.conn, ctx.reply, &e, &self.info.addr);
+                    return Some(BatchEnd::Close);
                 }
             };
             // A command that waited or ran long (a script, an exclusive one) read the clock again.
             now = ctx.now;
-            self.rbuf.advance(consumed);
-            self.need = 0;
-            if self.conn.close_now {
-                end = match self.conn.shutdown.take() {
+            st.rbuf.advance(consumed);
+            st.need = 0;
+            if st.conn.close_now {
+                return Some(match st.conn.shutdown.take() {
                     Some(req) => BatchEnd::Shutdown(req.save),
                     None => BatchEnd::CloseNow,
-                };
-                break;
+                });
             }
-            if self.conn.close_after_reply {
-                end = BatchEnd::Close;
-                break;
+            if st.conn.close_after_reply {
+                return Some(BatchEnd::Close);
             }
-            if let Some(req) = self.conn.blocked.take() {
-                end = BatchEnd::Blocked(req);
-                break;
+            if let Some(req) = st.conn.blocked.take() {
+                return Some(BatchEnd::Blocked(req));
             }
-            if self.reply.len() >= FLUSH_AT {
-                // Write what is ready without holding the gate across the await.
-                drop(gate.take());
-                if !self.flush().await {
-                    return None;
-                }
-                gate = srv.enter(self.worker).map(Passage::from);
-                now = self.start_commands();
-            }
-        }
-        drop(gate);
-        self.pipelined = ids.n > 1;
-        if ids.n > 0 {
-            // Timed commands have just read the clock (the last one's end); otherwise read it.
-            let end = if dispatch::commands_timed(srv) { self.conn.cmd_start_us } else { srv.clock.mono_us() };
-            ids.attribute(srv, self.worker, end.saturating_sub(t0));
-        }
-        if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * READ_CHUNK && self.parser.is_idle() {
-            self.rbuf = BytesMut::with_capacity(READ_CHUNK);
-        }
-        self.info.qbuf.store(self.rbuf.len(), Relaxed);
-        self.info.qbuf_free.store(self.rbuf.capacity() - self.rbuf.len(), Relaxed);
-        Some(end)
-    }
-
-    /// Reads the clock as commands (re)start after passing the gate: the batch's time in ms,
-    /// and where the first command's duration counts from.
-    fn start_commands(&mut self) -> u64 {
-        let us = self.srv.clock.mono_us();
-        self.conn.cmd_start_us = us;
-        us / 1000
-    }
-
-    /// Moves the messages other connections queued for this one into the reply stream.
-    fn take_outbox(&mut self) {
-        let mut out = self.info.outbox.lock();
-        if !out.is_empty() {
-            self.reply.raw_bytes(&out);
-            out.clear();
-            if out.capacity() > 64 * 1024 {
-                out.shrink_to(64 * 1024);
+            if st.reply.len() >= FLUSH_AT {
+                return None;
             }
         }
     }
@@ -372,8 +430,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
     /// Writes pending replies, then the messages other connections queued for this one.
     /// Returns false when the peer is gone.
     async fn flush(&mut self) -> bool {
-        self.take_outbox();
-        let n = self.reply.len();
+        let n = {
+            let mut st = self.st.borrow_mut();
+            take_outbox(&self.info, &mut st.reply);
+            st.reply.len()
+        };
         if n == 0 {
             return true;
         }
@@ -398,10 +459,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         // A client that does not read blocks this write; CLIENT KILL, or an output buffer limit
         // passed while we wait, must still close it.
         let mut woken = false;
+        let mut done = 0;
+        let (stream, st) = (&mut self.stream, &self.st);
         // Biased: the write usually completes at once, and then the signal is never waited on.
         let written = tokio::select! {
             biased;
-            r = self.stream.write_all(self.reply.as_bytes()) => r.is_ok(),
+            r = poll_fn(|cx| poll_write_reply(stream, st, &mut done, n, cx)) => r.is_ok(),
             () = async {
                 loop {
                     self.signal.wait().await;
@@ -419,8 +482,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         if !written {
             return false;
         }
-        self.reply.consume(n);
-        self.reply.shrink_if_idle(64 * 1024);
+        let mut st = self.st.borrow_mut();
+        st.reply.consume(n);
+        st.reply.shrink_if_idle(64 * 1024);
         self.srv.stats.worker(self.worker).net(0, n as u64);
         true
     }
@@ -444,13 +508,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             }
             // Re-check at least every 100 ms, so the deadline follows the server's clock.
             let sleep_ms = req.deadline.map_or(100, |d| (d - now).min(100));
+            let (stream, st) = (&mut self.stream, &self.st);
             let alive = tokio::select! {
                 () = self.signal.wait() => !self.info.killed.load(Relaxed) && self.flush().await,
                 _ = stop.changed() => false,
                 _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => true,
                 // Keep reading while blocked: more commands are buffered for later, and a
                 // client that disconnects is noticed.
-                r = self.stream.read_buf(&mut self.rbuf) => matches!(r, Ok(n) if n > 0),
+                r = poll_fn(|cx| poll_read_into(stream, st, cx)) => matches!(r, Ok(n) if n > 0),
             };
             if !alive {
                 w.finish(Outcome::TimedOut);
@@ -459,12 +524,107 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             }
         };
         blocking.remove(&w);
-        match outcome {
-            Outcome::Served(bytes) => self.reply.raw_bytes(&bytes),
-            Outcome::Error => self.reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
-            Outcome::TimedOut | Outcome::Waiting => tumbler_commands::cmd::lists::timeout_reply(&w.op, &mut self.reply),
+        {
+            let reply = &mut self.st.borrow_mut().reply;
+            match outcome {
+                Outcome::Served(bytes) => reply.raw_bytes(&bytes),
+                Outcome::Error => reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+                Outcome::TimedOut | Outcome::Waiting => tumbler_commands::cmd::lists::timeout_reply(&w.op, reply),
+            }
         }
         self.flush().await
+    }
+}
+
+/// Reads from `stream` into the free room of the connection's buffer, borrowing it only for
+/// the poll.
+fn poll_read_into<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    st: &RefCell<ConnState>,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<usize>> {
+    let mut st = st.borrow_mut();
+    let rbuf = &mut st.rbuf;
+    if rbuf.capacity() == rbuf.len() {
+        rbuf.reserve(READ_CHUNK);
+    }
+    let mut buf = ReadBuf::uninit(rbuf.spare_capacity_mut());
+    match Pin::new(stream).poll_read(cx, &mut buf) {
+        Poll::Ready(Ok(())) => {
+            let n = buf.filled().len();
+            // SAFETY: `poll_read` initialized the first `n` bytes of the spare room.
+            unsafe { rbuf.set_len(rbuf.len() + n) };
+            Poll::Ready(Ok(n))
+        }
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// Writes the connection's first `n` reply bytes from `*done` on, borrowing them only for the
+/// poll.
+fn poll_write_reply<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    st: &RefCell<ConnState>,
+    done: &mut usize,
+    n: usize,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<()>> {
+    let st = st.borrow();
+    while *done < n {
+        match Pin::new(&mut *stream).poll_write(cx, &st.reply.as_bytes()[*done..n]) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(k)) => *done += k,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// The limits the next request is parsed under.
+pub(crate) fn limits(srv: &Server, conn: &Conn) -> Limits {
+    Limits {
+        max_bulk_len: srv.config.proto_max_bulk_len.load(Relaxed).min(i64::MAX as u64) as i64,
+        unauthenticated: !conn.authenticated,
+    }
+}
+
+/// Reads the clock as commands (re)start after passing the gate: the batch's time in ms, and
+/// where the first command's duration counts from.
+pub(crate) fn start_commands(srv: &Server, conn: &mut Conn) -> u64 {
+    let us = srv.clock.mono_us();
+    conn.cmd_start_us = us;
+    us / 1000
+}
+
+/// Replies to a request that cannot be parsed; the connection is closed after its replies.
+pub(crate) fn protocol_error(
+    srv: &Server,
+    conn: &Conn,
+    reply: &mut Reply,
+    e: &tumbler_proto::ParseError,
+    client: &str,
+) {
+    let mark = reply.len();
+    let msg = e.message_bytes();
+    reply.error_bytes(&msg);
+    srv.stats.error(&msg);
+    if conn.reply_mode != ReplyMode::On {
+        reply.truncate(mark);
+    }
+    tracing::debug!(client = %client, "protocol error: {}", e.message());
+}
+
+/// Moves the messages other connections queued for this one into its reply stream.
+pub(crate) fn take_outbox(info: &ClientInfo, reply: &mut Reply) {
+    let mut out = info.outbox.lock();
+    if !out.is_empty() {
+        reply.raw_bytes(&out);
+        out.clear();
+        if out.capacity() > 64 * 1024 {
+            out.shrink_to(64 * 1024);
+        }
     }
 }
 
@@ -475,6 +635,14 @@ async fn idle(secs: u64) {
     } else {
         tokio::time::sleep(Duration::from_secs(secs)).await;
     }
+}
+
+/// A batch's progress across its mid-batch writes.
+#[derive(Default)]
+struct Batch {
+    ids: BatchIds,
+    /// Where the batch's time counts from: its first pass through the gate.
+    t0: Option<u64>,
 }
 
 /// Command ids run in one batch, to share the batch's duration among them for INFO

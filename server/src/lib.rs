@@ -5,6 +5,7 @@
 //! its connections: no work stealing, no cross-thread wake-ups on the request path), and one
 //! expiry thread that runs the timing wheels.
 
+mod busy;
 pub mod conf;
 mod conn;
 pub mod logging;
@@ -138,8 +139,9 @@ pub struct StartOptions {
 }
 
 /// Worker threads: `io-threads`, or [`default_workers`] of the cores the process may run on.
-/// (While a worker is stuck in a busy script, new connections go to the others, or to the
-/// acceptor itself when there is no other: see `acceptor`.)
+/// (While a worker is stuck in a busy script, it answers its own clients from the script's
+/// hook, and new connections go to the others, or to the acceptor itself when there is no
+/// other: see `busy` and `acceptor`.)
 fn worker_count(cfg: &Config) -> usize {
     if cfg.io_threads > 0 {
         cfg.io_threads
@@ -279,6 +281,8 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
         tracing::info!("TLS configuration reloaded");
         Ok(())
     }));
+    // A worker running a busy script answers its other clients from the script's hook.
+    let _ = srv.busy_service.set(tumbler_commands::scripts::BusyService { serve: busy::serve, ended: busy::ended });
 
     let mut threads = Vec::new();
     let mut senders = Vec::new();
@@ -313,7 +317,15 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// the TLS port.
 type Accepted = (std::net::TcpStream, SocketAddr, bool);
 
-fn worker(idx: usize, ctl: Arc<Control>, mut rx: mpsc::UnboundedReceiver<Accepted>) {
+/// Gives an accepted connection a task on this thread.
+pub(crate) fn start_connection(s: std::net::TcpStream, peer: SocketAddr, ctl: &Arc<Control>, worker: usize, tls: bool) {
+    match tokio::net::TcpStream::from_std(s) {
+        Ok(stream) => conn::spawn(stream, peer, ctl.clone(), worker, tls),
+        Err(e) => tracing::warn!("cannot register connection from {peer}: {e}"),
+    }
+}
+
+fn worker(idx: usize, ctl: Arc<Control>, rx: mpsc::UnboundedReceiver<Accepted>) {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -324,18 +336,15 @@ fn worker(idx: usize, ctl: Arc<Control>, mut rx: mpsc::UnboundedReceiver<Accepte
     };
     let local = tokio::task::LocalSet::new();
     let mut stop = ctl.stop_rx.clone();
+    // Shared with the busy-script hook, which takes connections from it while a script runs.
+    let inbox: busy::Inbox = std::rc::Rc::new(std::cell::RefCell::new(rx));
+    busy::set_inbox(&ctl, idx, &inbox);
     local.block_on(&rt, async {
         loop {
+            let next = std::future::poll_fn(|cx| inbox.borrow_mut().poll_recv(cx));
             tokio::select! {
-                m = rx.recv() => match m {
-                    Some((s, peer, tls)) => match tokio::net::TcpStream::from_std(s) {
-                        Ok(stream) => {
-                            // No tracing span per connection: entering one on every poll costs
-                            // a few percent of a request; log lines name the client instead.
-                            tokio::task::spawn_local(conn::serve(stream, peer, ctl.clone(), idx, tls));
-                        }
-                        Err(e) => tracing::warn!("cannot register connection from {peer}: {e}"),
-                    },
+                m = next => match m {
+                    Some((s, peer, tls)) => start_connection(s, peer, &ctl, idx, tls),
                     None => break,
                 },
                 _ = stop.changed() => break,
@@ -426,13 +435,12 @@ fn acceptor(
                         let _ = s.write_all(PROTECTED_MODE_DENIED).await;
                         continue;
                     }
-                    // Not to a worker stuck in a busy script: its clients wait for the script. With
-                    // no other worker, the acceptor serves the connection itself (SCRIPT KILL,
-                    // SHUTDOWN NOSAVE and -BUSY replies must get through).
+                    // Not to a worker stuck in a busy script, which answers its clients only
+                    // from the script's hook, about once a millisecond (`busy`). With no other
+                    // worker, the acceptor serves the connection itself.
                     let busy = srv.scripts.busy_worker();
                     if senders.len() == 1 && busy == Some(0) {
-                        let fallback = srv.fallback_worker();
-                        tokio::task::spawn_local(conn::serve(s, peer, ctl.clone(), fallback, tls));
+                        conn::spawn(s, peer, ctl.clone(), srv.fallback_worker(), tls);
                         continue;
                     }
                     let Ok(std) = s.into_std() else { continue };

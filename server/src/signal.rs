@@ -53,6 +53,11 @@ impl Signal {
         .await
     }
 
+    /// The flag is up (a hint: it may be lowered at any time).
+    pub(crate) fn is_raised(&self) -> bool {
+        self.raised.load(Acquire)
+    }
+
     fn lower(&self) -> bool {
         self.raised.load(Acquire) && self.raised.swap(false, AcqRel)
     }

@@ -198,3 +198,64 @@ fn pipelined_batches_match_redis() {
         }
     }
 }
+
+/// Clients of a script that turned busy get the same replies from both servers while it runs:
+/// the message it published, -BUSY (after the subscribed-context check, and marking an open
+/// transaction to fail), the end of a request begun before the script, QUIT, SCRIPT KILL; then
+/// the killed script's error and EXECABORT. That holds for clients connected before the
+/// script, while it ran, and once it was busy. With one worker tumbler answers the first two
+/// kinds from the script's hook; with two, from the hook and from the other worker, as
+/// connections are dealt in turn.
+#[test]
+fn clients_of_a_busy_script_match_redis() {
+    let redis = RedisServer::start(&["--busy-reply-threshold", "50"]);
+    let expected = busy_script_scenario(redis.addr());
+    for workers in ["1", "2"] {
+        let tumbler = Tumbler::start(&[("io-threads", workers), ("busy-reply-threshold", "50")]);
+        let got = busy_script_scenario(tumbler.addr());
+        for (e, g) in expected.iter().zip(&got) {
+            assert_eq!(e, g, "io-threads {workers}");
+        }
+        assert_eq!(expected.len(), got.len());
+    }
+}
+
+/// What each client sees, in order, as (client and command, reply).
+fn busy_script_scenario(addr: std::net::SocketAddr) -> Vec<(&'static str, String)> {
+    let connect = || RawConn::connect(addr).unwrap();
+    let mut runner = connect();
+    let (mut plain, mut resp3, mut multi, mut partial, mut subscriber, mut quitter) =
+        (connect(), connect(), connect(), connect(), connect(), connect());
+    let mut log = Vec::new();
+    let mut note = |what: &'static str, reply: Vec<u8>| log.push((what, String::from_utf8_lossy(&reply).into_owned()));
+    // Its reply names the server and the client id: set up only, not compared.
+    assert_eq!(resp3.cmd_str(&["HELLO", "3"])[0], b'%');
+    note("multi: MULTI", multi.cmd_str(&["MULTI"]));
+    note("subscriber: SUBSCRIBE", subscriber.cmd_str(&["SUBSCRIBE", "ch"]));
+    partial.send(b"*2\r\n$3\r\nGET\r\n$1\r\n").unwrap();
+    runner.send(&encode(&[b"EVAL", b"redis.call('publish', 'ch', 'started') while true do end", b"0"])).unwrap();
+    // Most likely while the script runs, before it turns busy (50 ms).
+    let mut queued = connect();
+    // The script's message gets out once it is busy.
+    note("subscriber: message", subscriber.read_reply().unwrap());
+    let mut late = connect();
+    note("plain: GET", plain.cmd_str(&["GET", "k"]));
+    note("queued: GET", queued.cmd_str(&["GET", "k"]));
+    note("late: GET", late.cmd_str(&["GET", "k"]));
+    note("resp3: GET", resp3.cmd_str(&["GET", "k"]));
+    note("multi: SET", multi.cmd_str(&["SET", "k", "v"]));
+    partial.send(b"x\r\n").unwrap();
+    note("partial: (the rest of) GET x", partial.read_reply().unwrap());
+    note("subscriber: PING", subscriber.cmd_str(&["PING"]));
+    note("subscriber: GET", subscriber.cmd_str(&["GET", "k"]));
+    note("quitter: QUIT", quitter.cmd_str(&["QUIT"]));
+    note("quitter: closed", vec![u8::from(quitter.is_closed(std::time::Duration::from_secs(5)))]);
+    note("queued: SCRIPT KILL", queued.cmd_str(&["SCRIPT", "KILL"]));
+    note("runner: EVAL", runner.read_reply().unwrap());
+    note("multi: EXEC", multi.cmd_str(&["EXEC"]));
+    note("resp3: GET after", resp3.cmd_str(&["GET", "k"]));
+    note("partial: GET after", partial.cmd_str(&["GET", "x"]));
+    note("subscriber: UNSUBSCRIBE", subscriber.cmd_str(&["UNSUBSCRIBE"]));
+    note("late: GET after", late.cmd_str(&["GET", "k"]));
+    log
+}

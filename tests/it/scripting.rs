@@ -101,9 +101,7 @@ fn deep_recursion_and_hostile_patterns_are_errors() {
 }
 
 /// Starts `script` on its own connection (it is expected to run until killed), then kills it
-/// from another connection once the server reports it busy. The server needs two workers:
-/// connections are dealt to them in turn, and one made on the busy worker before the script
-/// turned busy waits for it (see `a_single_worker_busy_in_a_script_can_still_be_killed`).
+/// from another connection once the server reports it busy.
 fn kill_busy(t: &Tumbler, script: &str) -> String {
     let mut runner = RawConn::connect(t.addr()).unwrap();
     runner.send(&tumbler_tests::resp::encode(&[b"EVAL", script.as_bytes(), b"0"])).unwrap();
@@ -122,9 +120,17 @@ fn kill_busy(t: &Tumbler, script: &str) -> String {
     text(&runner.read_reply().unwrap())
 }
 
+/// With one worker the admin's connection is answered from the script's hook; with two, it
+/// may land on the other worker.
 #[test]
 fn runaway_scripts_can_be_killed() {
-    let t = Tumbler::start(&[("io-threads", "2"), ("busy-reply-threshold", "20")]);
+    for workers in ["1", "2"] {
+        runaway_scripts_can_be_killed_with_workers(workers);
+    }
+}
+
+fn runaway_scripts_can_be_killed_with_workers(workers: &str) {
+    let t = Tumbler::start(&[("io-threads", workers), ("busy-reply-threshold", "20")]);
     for script in [
         "while true do end",
         // Catching the kill error does not keep a script alive.
@@ -134,16 +140,23 @@ fn runaway_scripts_can_be_killed() {
         "return string.find(string.rep('a', 200000), '.-.-.-b')",
     ] {
         let r = kill_busy(&t, script);
-        assert!(r.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{script}: {r}");
+        assert!(r.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{workers} workers, {script}: {r}");
         let mut c = RawConn::connect(t.addr()).unwrap();
         assert_healthy(&mut c);
     }
 }
 
+/// With two workers `other` lands on the one not running the script; with one, it waits in the
+/// worker's queue until the script's hook takes it.
 #[test]
 fn other_clients_get_busy_while_a_script_runs_and_wait_before() {
-    // Two workers: `other` lands on the one not running the script.
-    let t = Tumbler::start(&[("io-threads", "2"), ("busy-reply-threshold", "100")]);
+    for workers in ["1", "2"] {
+        other_clients_get_busy_with_workers(workers);
+    }
+}
+
+fn other_clients_get_busy_with_workers(workers: &str) {
+    let t = Tumbler::start(&[("io-threads", workers), ("busy-reply-threshold", "100")]);
     let mut runner = RawConn::connect(t.addr()).unwrap();
     let script = b"local t = redis.call('time') repeat local n = redis.call('time') until (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > 400000 return 'done'";
     runner.send(&tumbler_tests::resp::encode(&[b"EVAL", script, b"0"])).unwrap();
@@ -279,34 +292,33 @@ fn pipelined_scripts_keep_the_gate_for_their_batch_only() {
     assert_eq!(c.cmd_str(&["GET", "other"]), b"$3\r\n500\r\n");
 }
 
-/// With a single worker thread, stuck in a script, the acceptor serves new connections itself:
-/// SCRIPT KILL still gets through. (A connection made before the script turned busy belongs to
-/// the stuck worker and waits for it: the admin gives such a connection up and connects again.)
+/// A single worker stuck in a script still answers every client: one connected before the
+/// script gets -BUSY from the script's hook, and so does one connected once the script is busy
+/// (the acceptor serves it, since the worker cannot take it); either can kill the script.
 #[test]
-fn a_single_worker_busy_in_a_script_can_still_be_killed() {
+fn a_single_worker_busy_in_a_script_answers_every_client() {
     let t = Tumbler::start(&[("io-threads", "1"), ("busy-reply-threshold", "20")]);
+    let mut before = RawConn::connect(t.addr()).unwrap();
     let mut runner = RawConn::connect(t.addr()).unwrap();
     runner.send(&tumbler_tests::resp::encode(&[b"EVAL", b"while true do end", b"0"])).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut admin = RawConn::connect(t.addr()).unwrap();
     loop {
-        admin.send(&tumbler_tests::resp::encode(&[b"GET", b"x"])).unwrap();
-        if admin.await_data(Duration::from_millis(200)) {
-            let r = text(&admin.read_reply().unwrap());
-            if r.starts_with("-BUSY") {
-                break;
-            }
-            // Served before the script started.
-            assert_eq!(r, "$-1\r\n");
-        } else {
-            admin = RawConn::connect(t.addr()).unwrap();
+        let r = text(&before.cmd_str(&["GET", "x"]));
+        if r.starts_with("-BUSY") {
+            break;
         }
+        // Served before the script started.
+        assert_eq!(r, "$-1\r\n");
         assert!(Instant::now() < deadline, "the script never turned busy");
     }
-    assert_eq!(admin.cmd_str(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    let mut after = RawConn::connect(t.addr()).unwrap();
+    assert!(text(&after.cmd_str(&["GET", "x"])).starts_with("-BUSY"));
+    assert!(text(&before.cmd_str(&["SET", "x", "1"])).starts_with("-BUSY"));
+    assert_eq!(after.cmd_str(&["SCRIPT", "KILL"]), b"+OK\r\n");
     let r = text(&runner.read_reply().unwrap());
     assert!(r.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{r}");
-    assert_healthy(&mut admin);
+    assert_healthy(&mut before);
+    assert_healthy(&mut after);
 }
 
 /// The `scripts_beside_others` and `scripts_alone` counters of INFO locks.

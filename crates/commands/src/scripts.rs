@@ -5,6 +5,8 @@
 //! at a time. Until it has run `busy-reply-threshold` ms, other clients simply wait, as with
 //! Redis. After that it is *busy*: workers stop waiting for the gate and answer every command
 //! with -BUSY except the few that Redis allows (SCRIPT KILL, SHUTDOWN NOSAVE, AUTH, HELLO…).
+//! The worker running the script answers its own other clients from the script's hook
+//! ([`BusyService`]), as Redis does from its event loop while a script runs.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use tumbler_scripting::ScriptCache;
@@ -15,6 +17,17 @@ pub const BUSY: &str = "BUSY Redis is busy running a script. You can only call S
 pub const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
 /// SCRIPT KILL after the script wrote.
 pub const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+
+/// How a worker answers its other clients while a script on it is busy (Redis'
+/// processEventsWhileBlocked). Installed by the network layer, which owns the connections.
+#[derive(Clone, Copy)]
+pub struct BusyService {
+    /// Called now and then from the hook of a busy script, on the thread running it, with the
+    /// time in monotonic ms.
+    pub serve: fn(&crate::Server, u64),
+    /// Called on the same thread once a script that turned busy has ended.
+    pub ended: fn(),
+}
 
 /// Shared script state.
 #[derive(Default)]
@@ -83,6 +96,11 @@ impl Scripts {
                 now.saturating_sub(self.started.load(Relaxed))
             );
         }
+        self.kill.load(Relaxed)
+    }
+
+    /// SCRIPT KILL asked the running script to stop.
+    pub fn kill_requested(&self) -> bool {
         self.kill.load(Relaxed)
     }
 

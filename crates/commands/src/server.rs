@@ -73,6 +73,9 @@ pub struct Server {
     /// Rebuilds the TLS configuration after CONFIG SET changed a `tls-*` setting. The network
     /// layer installs it at startup; without it the values are only stored, as with TLS off.
     pub tls_reload: std::sync::OnceLock<TlsReload>,
+    /// Answers a worker's other clients while a script on it is busy; the network layer,
+    /// which owns the connections, installs it.
+    pub busy_service: std::sync::OnceLock<crate::scripts::BusyService>,
 }
 
 /// See [`Server::tls_reload`]: given the new settings, applies them to new TLS connections or
@@ -118,6 +121,7 @@ impl Server {
             port: AtomicU64::new(0),
             workers,
             tls_reload: std::sync::OnceLock::new(),
+            busy_service: std::sync::OnceLock::new(),
         }
     }
 
@@ -191,8 +195,8 @@ impl Server {
     }
 
     /// The worker index (statistics, gate slot) of connections the acceptor thread serves
-    /// itself: those that arrive while the only worker is stuck in a busy script, so that
-    /// SCRIPT KILL and SHUTDOWN NOSAVE always get through.
+    /// itself: those that arrive while the only worker is stuck in a busy script (which answers
+    /// its own clients only from the script's hook).
     pub fn fallback_worker(&self) -> usize {
         self.workers
     }

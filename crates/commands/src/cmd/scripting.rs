@@ -167,7 +167,11 @@ fn run_script(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, ro_command: bool)
                 // The batch's time, read again if entering the gate meant waiting.
                 srv.scripts.begin(ctx.worker, ctx.now);
                 run.go(ctx, local, None);
+                let was_busy = srv.scripts.busy();
                 srv.scripts.end();
+                if let Some(service) = srv.busy_service.get().filter(|_| was_busy) {
+                    (service.ended)();
+                }
             });
         }
         if srv.shutting_down.load(Relaxed) {
@@ -385,7 +389,16 @@ impl Host for ScriptHost<'_> {
             // SCRIPT KILL and -BUSY concern the script that runs alone.
             return self.srv.shutting_down.load(Relaxed);
         }
-        let killed = self.srv.scripts.check(self.srv.clock.mono_ms(), self.threshold);
+        let srv = self.srv;
+        let now = srv.clock.mono_ms();
+        let mut killed = srv.scripts.check(now, self.threshold);
+        if !killed && srv.scripts.busy() {
+            // Answer this worker's other clients: -BUSY, or SCRIPT KILL and the like.
+            if let Some(service) = srv.busy_service.get() {
+                (service.serve)(srv, now);
+                killed = srv.scripts.kill_requested();
+            }
+        }
         if killed {
             tracing::warn!("Lua script killed by user with SCRIPT KILL.");
         }

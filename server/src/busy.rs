@@ -1,0 +1,366 @@
+//! Answering a worker's other clients while a script on it is busy, as Redis does from its
+//! event loop (processEventsWhileBlocked): they get -BUSY, and SCRIPT KILL, SHUTDOWN NOSAVE,
+//! AUTH, HELLO and the other `allow-busy` commands run.
+//!
+//! A script runs inside its caller's task, so while it runs no other task of the worker does.
+//! Once the script is busy, its hook calls [`serve`] now and then (at most once a millisecond).
+//! That looks, through an epoll instance of its own made for the episode, at the sockets of
+//! this thread's connections that wait for input with nothing unanswered ([`ConnState::idle`]),
+//! reads what they sent, runs it as their task would (without the gate, so anything but an
+//! `allow-busy` command gets -BUSY), and writes the replies without blocking. What it cannot
+//! write, and a partial request, stay in the connection's state for its task, which it wakes
+//! to pick them up once the script is over.
+//!
+//! Connections accepted for the worker while the script ran wait in its queue: the hook takes
+//! them from there and serves them too, as Redis' event loop accepts while a script runs.
+//!
+//! Not served: TLS connections (the hook would have to run the TLS session), a connection in
+//! the middle of a batch or a write, one blocked in BLPOP and the like. They wait for the
+//! script, as they would for a long command.
+
+use crate::conn::{self, ConnState, FLUSH_AT, READ_CHUNK};
+use crate::signal::Signal;
+use crate::{Accepted, Control};
+use bytes::Buf;
+use std::cell::RefCell;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::rc::{Rc, Weak};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tumbler_commands::dispatch::dispatch;
+use tumbler_commands::{Ctx, Server};
+use tumbler_proto::Step;
+
+/// Bytes read from one connection in one call: a client that floods the worker while the
+/// script runs cannot keep the hook from returning to it.
+const READ_BUDGET: usize = 64 * 1024;
+/// Ready connections handled in one call.
+const EVENTS: usize = 64;
+
+struct Entry {
+    fd: RawFd,
+    st: Weak<RefCell<ConnState>>,
+    signal: Arc<Signal>,
+    /// In the episode's epoll set.
+    watched: bool,
+}
+
+/// This thread's plain-TCP connections.
+#[derive(Default)]
+struct Registry {
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    ctl: Option<std::sync::Weak<Control>>,
+    worker: usize,
+    /// The worker's queue of accepted connections.
+    inbox: Option<Inbox>,
+    /// The busy episode's epoll instance: made at its first call, closed when the script ends.
+    epoll: Option<OwnedFd>,
+    /// Time of the last call that looked at the sockets (ms).
+    last_ms: Option<u64>,
+}
+
+thread_local! {
+    static REGISTRY: RefCell<Registry> = RefCell::default();
+}
+
+/// A worker's queue of accepted connections, shared by its loop and the hook.
+pub(crate) type Inbox = Rc<RefCell<UnboundedReceiver<Accepted>>>;
+
+/// Makes `inbox` the queue of this thread, worker `worker`.
+pub(crate) fn set_inbox(ctl: &Arc<Control>, worker: usize, inbox: &Inbox) {
+    REGISTRY.with(|r| {
+        let mut reg = r.borrow_mut();
+        reg.ctl = Some(Arc::downgrade(ctl));
+        reg.worker = worker;
+        reg.inbox = Some(inbox.clone());
+    });
+}
+
+/// Keeps a connection known to the hook; dropping it forgets the connection.
+pub(crate) struct Registration {
+    slot: usize,
+    /// Tied to the thread that registered.
+    _local: std::marker::PhantomData<*const ()>,
+}
+
+/// Makes a connection of this thread known to the hook.
+pub(crate) fn register(
+    ctl: &Arc<Control>,
+    worker: usize,
+    fd: RawFd,
+    st: &Rc<RefCell<ConnState>>,
+    signal: &Arc<Signal>,
+) -> Registration {
+    REGISTRY.with(|r| {
+        let mut reg = r.borrow_mut();
+        if reg.ctl.is_none() {
+            reg.ctl = Some(Arc::downgrade(ctl));
+            reg.worker = worker;
+        }
+        let entry = Entry { fd, st: Rc::downgrade(st), signal: signal.clone(), watched: false };
+        let slot = match reg.free.pop() {
+            Some(i) => {
+                reg.slots[i] = Some(entry);
+                i
+            }
+            None => {
+                reg.slots.push(Some(entry));
+                reg.slots.len() - 1
+            }
+        };
+        // A connection made during an episode (the acceptor's own, should its thread run a
+        // script) joins it.
+        reg.watch(slot);
+        Registration { slot, _local: std::marker::PhantomData }
+    })
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        REGISTRY.with(|r| {
+            // Never borrowed across a call that could drop a registration; if it were, the
+            // slot would only leak.
+            if let Ok(mut reg) = r.try_borrow_mut() {
+                reg.unwatch(self.slot);
+                reg.slots[self.slot] = None;
+                reg.free.push(self.slot);
+            }
+        });
+    }
+}
+
+impl Registry {
+    fn watch(&mut self, slot: usize) {
+        let Some(ep) = self.epoll.as_ref().map(AsRawFd::as_raw_fd) else { return };
+        let Some(e) = self.slots[slot].as_mut() else { return };
+        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: slot as u64 };
+        // SAFETY: both descriptors are open (the connection's until its registration drops);
+        // `ev` is a valid event.
+        if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, e.fd, &mut ev) } == 0 {
+            e.watched = true;
+        }
+    }
+
+    fn unwatch(&mut self, slot: usize) {
+        let Some(ep) = self.epoll.as_ref().map(AsRawFd::as_raw_fd) else { return };
+        let Some(e) = self.slots[slot].as_mut().filter(|e| e.watched) else { return };
+        e.watched = false;
+        // SAFETY: as in `watch`; the event argument is ignored for a deletion.
+        unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_DEL, e.fd, std::ptr::null_mut()) };
+    }
+}
+
+/// Called from a busy script's hook on the thread running it ([`tumbler_commands::scripts::BusyService`]).
+pub(crate) fn serve(srv: &Server, now_ms: u64) {
+    let queued = REGISTRY.with(|r| {
+        let Ok(mut reg) = r.try_borrow_mut() else { return None };
+        if reg.last_ms.is_some_and(|last| now_ms <= last) {
+            return None;
+        }
+        reg.last_ms = Some(now_ms);
+        Some((reg.inbox.clone(), reg.ctl.as_ref().and_then(std::sync::Weak::upgrade), reg.worker))
+    });
+    let Some((inbox, ctl, worker)) = queued else { return };
+    // Connections accepted for this worker since the script started get their task, and are
+    // registered to be served below. (The acceptor sends none here once the script is busy.)
+    if let (Some(inbox), Some(ctl)) = (inbox, ctl.as_ref()) {
+        while let Some((s, peer, tls)) = inbox.try_borrow_mut().ok().and_then(|mut rx| rx.try_recv().ok()) {
+            crate::start_connection(s, peer, ctl, worker, tls);
+        }
+    }
+    REGISTRY.with(|r| {
+        let Ok(mut reg) = r.try_borrow_mut() else { return };
+        if reg.epoll.is_none() {
+            // SAFETY: plain system call; the result is checked.
+            let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+            if fd < 0 {
+                tracing::warn!("busy script: cannot serve other clients: {}", std::io::Error::last_os_error());
+                return;
+            }
+            // SAFETY: a new descriptor that nothing else owns.
+            reg.epoll = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+            for slot in 0..reg.slots.len() {
+                reg.watch(slot);
+            }
+        }
+        let ep = reg.epoll.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; EVENTS];
+        // SAFETY: `events` has room for EVENTS entries; timeout 0 never blocks.
+        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), EVENTS as i32, 0) };
+        for ev in events.iter().take(n.max(0) as usize) {
+            let slot = ev.u64 as usize;
+            let keep = match reg.slots.get(slot).and_then(Option::as_ref) {
+                Some(e) => serve_one(srv, ctl.as_deref(), reg.worker, e, true),
+                None => false,
+            };
+            if !keep {
+                reg.unwatch(slot);
+            }
+        }
+        // Messages for clients that sent nothing (pub/sub, MONITOR, the script's own PUBLISH)
+        // go out now too, as Redis writes pending replies while a script runs. Whoever queues
+        // one raises the client's signal.
+        for e in reg.slots.iter().flatten().filter(|e| e.watched && e.signal.is_raised()) {
+            serve_one(srv, ctl.as_deref(), reg.worker, e, false);
+        }
+    });
+}
+
+/// Called once a script that turned busy has ended: the episode's epoll set goes.
+pub(crate) fn ended() {
+    REGISTRY.with(|r| {
+        if let Ok(mut reg) = r.try_borrow_mut() {
+            reg.epoll = None;
+            reg.last_ms = None;
+            for e in reg.slots.iter_mut().flatten() {
+                e.watched = false;
+            }
+        }
+    });
+}
+
+/// Serves one connection: reads and runs its requests when its socket is `readable`, and
+/// writes its replies and queued messages. Returns false when it is not to be looked at again
+/// in this episode.
+fn serve_one(srv: &Server, ctl: Option<&Control>, worker: usize, e: &Entry, readable: bool) -> bool {
+    let Some(rc) = e.st.upgrade() else { return false };
+    // Borrowed: it is the script's own connection, in the middle of a batch.
+    let Ok(mut guard) = rc.try_borrow_mut() else { return false };
+    let st = &mut *guard;
+    // Busy with something else (a write, a blocked command), or already ended by the hook:
+    // its task carries on once the script is over. Its state cannot change before then.
+    if !st.idle || st.close || st.reply.len() >= FLUSH_AT {
+        return false;
+    }
+    let (read, eof) = if readable { read_some(srv, worker, e.fd, st) } else { (0, false) };
+    if read > 0 {
+        st.touched = true;
+        run_requests(srv, ctl, worker, st);
+    } else if !st.conn.info.outbox.lock().is_empty() {
+        st.touched = true;
+        conn::take_outbox(&st.conn.info.clone(), &mut st.reply);
+    }
+    write_some(srv, worker, e.fd, st);
+    if st.close && st.reply.is_empty() {
+        // QUIT and the like: the client sees the connection end now, as with Redis, not
+        // when the script does. The task closes the descriptor later.
+        // SAFETY: the descriptor is open (its registration has not been dropped).
+        unsafe { libc::shutdown(e.fd, libc::SHUT_RDWR) };
+    }
+    if st.touched {
+        // Its task, once it runs again, picks up what is left (replies not yet written, a
+        // partial request, the decision to close).
+        e.signal.raise();
+    }
+    let limit = srv.config.client_query_buffer_limit.load(Relaxed) as usize;
+    !eof && !st.close && st.reply.len() < FLUSH_AT && st.rbuf.len() <= limit
+}
+
+/// Reads what the socket holds, up to [`READ_BUDGET`]. Returns the bytes read and whether the
+/// peer closed (or the socket failed).
+fn read_some(srv: &Server, worker: usize, fd: RawFd, st: &mut ConnState) -> (usize, bool) {
+    let mut total = 0;
+    while total < READ_BUDGET {
+        if st.rbuf.capacity() - st.rbuf.len() < READ_CHUNK / 4 {
+            st.rbuf.reserve(READ_CHUNK);
+        }
+        let room = st.rbuf.spare_capacity_mut();
+        // SAFETY: reads at most `room.len()` bytes into the buffer's spare room.
+        let n = unsafe { libc::recv(fd, room.as_mut_ptr().cast(), room.len(), libc::MSG_DONTWAIT) };
+        if n > 0 {
+            let n = n as usize;
+            // SAFETY: recv initialized the first `n` bytes of the spare room.
+            unsafe { st.rbuf.set_len(st.rbuf.len() + n) };
+            total += n;
+            continue;
+        }
+        if n == 0 {
+            return (total, true);
+        }
+        match std::io::Error::last_os_error().kind() {
+            std::io::ErrorKind::Interrupted => continue,
+            std::io::ErrorKind::WouldBlock => break,
+            _ => return (total, true),
+        }
+    }
+    if total > 0 {
+        srv.stats.worker(worker).net(total as u64, 0);
+    }
+    (total, false)
+}
+
+/// Runs the complete requests in the buffer as the connection's task would, without the gate.
+fn run_requests(srv: &Server, ctl: Option<&Control>, worker: usize, st: &mut ConnState) {
+    // Messages queued for the client before these commands go before their replies.
+    conn::take_outbox(&st.conn.info.clone(), &mut st.reply);
+    let now = conn::start_commands(srv, &mut st.conn);
+    let mut gate = None;
+    while st.reply.len() < FLUSH_AT {
+        let limits = conn::limits(srv, &st.conn);
+        let mut ctx = Ctx { srv, conn: &mut st.conn, reply: &mut st.reply, now, worker, gate: &mut gate };
+        let consumed = match st.parser.next(&st.rbuf, limits) {
+            Ok(Step::Request { args, consumed }) => {
+                dispatch(&mut ctx, args);
+                consumed
+            }
+            Ok(Step::Skip { consumed }) => consumed,
+            Ok(Step::Incomplete { need }) => {
+                st.need = need;
+                break;
+            }
+            Err(e) => {
+                let addr = ctx.conn.info.addr.clone();
+                conn::protocol_error(srv, ctx.conn, ctx.reply, &e, &addr);
+                st.close = true;
+                break;
+            }
+        };
+        st.rbuf.advance(consumed);
+        st.need = 0;
+        if st.conn.close_now {
+            // SHUTDOWN NOSAVE, or a request that is an HTTP POST: nothing more is written, as
+            // when the task ends the connection itself.
+            st.reply.truncate(0);
+            st.close = true;
+            if let Some(req) = st.conn.shutdown.take() {
+                if let Some(ctl) = ctl {
+                    ctl.shutdown(req.save);
+                }
+            }
+            break;
+        }
+        if st.conn.close_after_reply {
+            st.close = true;
+            break;
+        }
+        // Only `allow-busy` commands run here, and none of them blocks.
+        debug_assert!(st.conn.blocked.is_none());
+    }
+    let info = &st.conn.info;
+    info.qbuf.store(st.rbuf.len(), Relaxed);
+    info.qbuf_free.store(st.rbuf.capacity() - st.rbuf.len(), Relaxed);
+}
+
+/// Writes what the socket takes of the pending replies, without blocking.
+fn write_some(srv: &Server, worker: usize, fd: RawFd, st: &mut ConnState) {
+    let mut written = 0;
+    while written < st.reply.len() {
+        let out = &st.reply.as_bytes()[written..];
+        // SAFETY: writes from a live slice of `out.len()` bytes.
+        let n = unsafe { libc::send(fd, out.as_ptr().cast(), out.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+        if n > 0 {
+            written += n as usize;
+        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        } else {
+            // Full, or failed: the task writes the rest, or finds the socket dead.
+            break;
+        }
+    }
+    if written > 0 {
+        st.reply.consume(written);
+        srv.stats.worker(worker).net(0, written as u64);
+    }
+}
