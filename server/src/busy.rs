@@ -221,29 +221,40 @@ pub(crate) fn ended() {
     });
 }
 
-/// Serves one connection: reads and runs its requests when its socket is `readable`, and
-/// writes its replies and queued messages. Returns false when it is not to be looked at again
-/// in this episode.
+/// Serves one connection: writes what is pending, reads its socket when `readable`, runs its
+/// requests and writes their replies and queued messages. Returns false when it is not to be
+/// looked at again in this episode.
 fn serve_one(srv: &Server, ctl: Option<&Control>, worker: usize, e: &Entry, readable: bool) -> bool {
     let Some(rc) = e.st.upgrade() else { return false };
     // Borrowed: it is the script's own connection, in the middle of a batch.
     let Ok(mut guard) = rc.try_borrow_mut() else { return false };
     let st = &mut *guard;
-    // Busy with something else (a write, a blocked command), or already ended by the hook:
-    // its task carries on once the script is over. Its state cannot change before then.
-    if !st.idle || st.close || st.reply.len() >= FLUSH_AT {
+    // Busy with something else (a write, a blocked command): its task carries on once the
+    // script is over. Its state cannot change before then.
+    if !st.idle {
         return false;
     }
-    let (read, eof) = if readable { read_some(srv, worker, e.fd, st) } else { (0, false) };
-    if read > 0 {
-        st.touched = true;
-        run_requests(srv, ctl, worker, st);
-    } else if !st.conn.info.outbox.lock().is_empty() {
-        st.touched = true;
-        conn::take_outbox(&st.conn.info.clone(), &mut st.reply);
-    }
+    // Output first: a client that does not read gets nothing more run until it does.
     write_some(srv, worker, e.fd, st);
-    if st.close && st.reply.is_empty() {
+    let mut eof = false;
+    if !st.close && st.reply.len() < FLUSH_AT {
+        let limit = srv.config.client_query_buffer_limit.load(Relaxed) as usize;
+        if readable && st.rbuf.len() <= limit {
+            let (read, closed) = read_some(srv, worker, e.fd, st);
+            st.touched |= read > 0;
+            eof = closed;
+        }
+        if st.touched {
+            // What it sent, with what an earlier call left for lack of room for the replies.
+            run_requests(srv, ctl, worker, st);
+        } else if !st.conn.info.outbox.lock().is_empty() {
+            st.touched = true;
+            conn::take_outbox(&st.conn.info.clone(), &mut st.reply);
+        }
+        write_some(srv, worker, e.fd, st);
+    }
+    let ended = st.close && st.reply.is_empty();
+    if ended {
         // QUIT and the like: the client sees the connection end now, as with Redis, not
         // when the script does. The task closes the descriptor later.
         // SAFETY: the descriptor is open (its registration has not been dropped).
@@ -254,8 +265,7 @@ fn serve_one(srv: &Server, ctl: Option<&Control>, worker: usize, e: &Entry, read
         // partial request, the decision to close).
         e.signal.raise();
     }
-    let limit = srv.config.client_query_buffer_limit.load(Relaxed) as usize;
-    !eof && !st.close && st.reply.len() < FLUSH_AT && st.rbuf.len() <= limit
+    !eof && !ended
 }
 
 /// Reads what the socket holds, up to [`READ_BUDGET`]. Returns the bytes read and whether the

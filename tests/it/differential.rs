@@ -226,6 +226,7 @@ fn busy_script_scenario(addr: std::net::SocketAddr) -> Vec<(&'static str, String
     let mut runner = connect();
     let (mut plain, mut resp3, mut multi, mut partial, mut subscriber, mut quitter) =
         (connect(), connect(), connect(), connect(), connect(), connect());
+    let (mut flood, mut garbage) = (connect(), connect());
     let mut log = Vec::new();
     let mut note = |what: &'static str, reply: Vec<u8>| log.push((what, String::from_utf8_lossy(&reply).into_owned()));
     // Its reply names the server and the client id: set up only, not compared.
@@ -248,6 +249,20 @@ fn busy_script_scenario(addr: std::net::SocketAddr) -> Vec<(&'static str, String
     note("partial: (the rest of) GET x", partial.read_reply().unwrap());
     note("subscriber: PING", subscriber.cmd_str(&["PING"]));
     note("subscriber: GET", subscriber.cmd_str(&["GET", "k"]));
+    // More replies than the hook writes at once (64 KB): every request still gets -BUSY.
+    let gets = 3000;
+    flood.send(&encode(&[b"GET", b"k"]).repeat(gets)).unwrap();
+    let mut seen: Vec<(Vec<u8>, usize)> = Vec::new();
+    for _ in 0..gets {
+        let r = flood.read_reply().unwrap();
+        match seen.iter_mut().find(|(s, _)| *s == r) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((r, 1)),
+        }
+    }
+    let summary = seen.iter().map(|(r, n)| format!("{n} x {}", String::from_utf8_lossy(r))).collect::<String>();
+    note("flood: 3000 pipelined GETs", summary.into_bytes());
+    note("garbage: a bad bulk length", garbage.raw(b"*1\r\n$x\r\n", std::time::Duration::from_secs(5)));
     note("quitter: QUIT", quitter.cmd_str(&["QUIT"]));
     note("quitter: closed", vec![u8::from(quitter.is_closed(std::time::Duration::from_secs(5)))]);
     note("queued: SCRIPT KILL", queued.cmd_str(&["SCRIPT", "KILL"]));
