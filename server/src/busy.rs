@@ -63,6 +63,9 @@ struct Registry {
 
 thread_local! {
     static REGISTRY: RefCell<Registry> = RefCell::default();
+    /// Slots whose registration was dropped while the registry was borrowed (nothing does
+    /// that today), freed at the registry's next use before anything else.
+    static DROPPED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A worker's queue of accepted connections, shared by its loop and the hook.
@@ -95,6 +98,7 @@ pub(crate) fn register(
 ) -> Registration {
     REGISTRY.with(|r| {
         let mut reg = r.borrow_mut();
+        reg.free_dropped();
         if reg.ctl.is_none() {
             reg.ctl = Some(Arc::downgrade(ctl));
             reg.worker = worker;
@@ -119,19 +123,34 @@ pub(crate) fn register(
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        REGISTRY.with(|r| {
-            // Never borrowed across a call that could drop a registration; if it were, the
-            // slot would only leak.
-            if let Ok(mut reg) = r.try_borrow_mut() {
-                reg.unwatch(self.slot);
-                reg.slots[self.slot] = None;
-                reg.free.push(self.slot);
-            }
+        REGISTRY.with(|r| match r.try_borrow_mut() {
+            Ok(mut reg) => reg.forget(self.slot),
+            // Its descriptor may be closed and reused before the slot is freed: the slot is
+            // freed before the next registration or epoll operation, and the kernel drops a
+            // closed descriptor from an epoll set by itself.
+            Err(_) => DROPPED.with(|d| d.borrow_mut().push(self.slot)),
         });
     }
 }
 
 impl Registry {
+    fn forget(&mut self, slot: usize) {
+        self.unwatch(slot);
+        self.slots[slot] = None;
+        self.free.push(slot);
+    }
+
+    fn free_dropped(&mut self) {
+        for slot in DROPPED.with(|d| std::mem::take(&mut *d.borrow_mut())) {
+            if let Some(e) = self.slots[slot].as_mut() {
+                // Not unwatched: the descriptor may belong to another connection by now.
+                e.watched = false;
+            }
+            self.slots[slot] = None;
+            self.free.push(slot);
+        }
+    }
+
     fn watch(&mut self, slot: usize) {
         let Some(ep) = self.epoll.as_ref().map(AsRawFd::as_raw_fd) else { return };
         let Some(e) = self.slots[slot].as_mut() else { return };
@@ -172,6 +191,7 @@ pub(crate) fn serve(srv: &Server, now_ms: u64) {
     }
     REGISTRY.with(|r| {
         let Ok(mut reg) = r.try_borrow_mut() else { return };
+        reg.free_dropped();
         if reg.epoll.is_none() {
             // SAFETY: plain system call; the result is checked.
             let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
@@ -192,7 +212,7 @@ pub(crate) fn serve(srv: &Server, now_ms: u64) {
         for ev in events.iter().take(n.max(0) as usize) {
             let slot = ev.u64 as usize;
             let keep = match reg.slots.get(slot).and_then(Option::as_ref) {
-                Some(e) => serve_one(srv, ctl.as_deref(), reg.worker, e, true),
+                Some(e) => serve_guarded(srv, ctl.as_deref(), reg.worker, e, true),
                 None => false,
             };
             if !keep {
@@ -203,7 +223,7 @@ pub(crate) fn serve(srv: &Server, now_ms: u64) {
         // go out now too, as Redis writes pending replies while a script runs. Whoever queues
         // one raises the client's signal.
         for e in reg.slots.iter().flatten().filter(|e| e.watched && e.signal.is_raised()) {
-            serve_one(srv, ctl.as_deref(), reg.worker, e, false);
+            serve_guarded(srv, ctl.as_deref(), reg.worker, e, false);
         }
     });
 }
@@ -221,6 +241,31 @@ pub(crate) fn ended() {
     });
 }
 
+/// [`serve_one`], ending the client if serving it panicked (a bug), as a panic in its own
+/// task would: the panic must not unwind through the script's Lua frames.
+fn serve_guarded(srv: &Server, ctl: Option<&Control>, worker: usize, e: &Entry, readable: bool) -> bool {
+    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve_one(srv, ctl, worker, e, readable)));
+    served.unwrap_or_else(|_| {
+        tracing::error!("busy script: serving another client panicked; closing that client");
+        if let Some(rc) = e.st.upgrade() {
+            if let Ok(mut st) = rc.try_borrow_mut() {
+                st.close = true;
+                st.reply.truncate(0);
+                st.touched = true;
+            }
+        }
+        end_now(e);
+        false
+    })
+}
+
+/// Ends the client's connection now (its task closes the descriptor once the script is over).
+fn end_now(e: &Entry) {
+    // SAFETY: the descriptor is open (its registration has not been dropped).
+    unsafe { libc::shutdown(e.fd, libc::SHUT_RDWR) };
+    e.signal.raise();
+}
+
 /// Serves one connection: writes what is pending, reads its socket when `readable`, runs its
 /// requests and writes their replies and queued messages. Returns false when it is not to be
 /// looked at again in this episode.
@@ -234,17 +279,31 @@ fn serve_one(srv: &Server, ctl: Option<&Control>, worker: usize, e: &Entry, read
     if !st.idle {
         return false;
     }
+    if st.conn.info.killed.load(Relaxed) {
+        // CLIENT KILL, or an output limit passed by a message for it: nothing more is run or
+        // written, as Redis frees such clients while a script runs.
+        end_now(e);
+        return false;
+    }
     // Output first: a client that does not read gets nothing more run until it does.
     write_some(srv, worker, e.fd, st);
     let mut eof = false;
     if !st.close && st.reply.len() < FLUSH_AT {
-        let limit = srv.config.client_query_buffer_limit.load(Relaxed) as usize;
-        if readable && st.rbuf.len() <= limit {
+        if readable {
             let (read, closed) = read_some(srv, worker, e.fd, st);
             st.touched |= read > 0;
             eof = closed;
+            let limit = srv.config.client_query_buffer_limit.load(Relaxed) as usize;
+            if st.rbuf.len() > limit {
+                tracing::warn!("closing client that reached max query buffer length ({} bytes)", st.rbuf.len());
+                srv.stats.limit_disconnects.fetch_add(1, Relaxed);
+                st.reply.truncate(0);
+                st.close = true;
+            }
         }
-        if st.touched {
+        if st.close {
+            // Over the query buffer limit: nothing of it runs.
+        } else if st.touched {
             // What it sent, with what an earlier call left for lack of room for the replies.
             run_requests(srv, ctl, worker, st);
         } else if !st.conn.info.outbox.lock().is_empty() {
@@ -256,9 +315,9 @@ fn serve_one(srv: &Server, ctl: Option<&Control>, worker: usize, e: &Entry, read
     let ended = st.close && st.reply.is_empty();
     if ended {
         // QUIT and the like: the client sees the connection end now, as with Redis, not
-        // when the script does. The task closes the descriptor later.
-        // SAFETY: the descriptor is open (its registration has not been dropped).
-        unsafe { libc::shutdown(e.fd, libc::SHUT_RDWR) };
+        // when the script does.
+        st.touched = true;
+        end_now(e);
     }
     if st.touched {
         // Its task, once it runs again, picks up what is left (replies not yet written, a

@@ -61,8 +61,8 @@ pub(crate) struct ConnState {
     pub(crate) conn: Conn,
     /// Total bytes a large incoming request needs (a hint for sizing the read buffer).
     pub(crate) need: usize,
-    /// The task waits for input, with every complete request run and every reply written:
-    /// the busy-script hook may serve the connection.
+    /// The task waits for input (or has not run yet), and what is left in the buffers was left
+    /// by the busy-script hook, for the task: the hook may serve the connection.
     pub(crate) idle: bool,
     /// The hook served the connection: its task looks at the buffers again when it wakes.
     pub(crate) touched: bool,

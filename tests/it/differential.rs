@@ -200,7 +200,7 @@ fn pipelined_batches_match_redis() {
 }
 
 /// Clients of a script that turned busy get the same replies from both servers while it runs:
-/// the message it published, -BUSY (after the subscribed-context check, and marking an open
+/// the message it published (or the end of the connection, past the output limit), -BUSY (after the subscribed-context check, and marking an open
 /// transaction to fail), the end of a request begun before the script, QUIT, SCRIPT KILL; then
 /// the killed script's error and EXECABORT. That holds for clients connected before the
 /// script, while it ran, and once it was busy. With one worker tumbler answers the first two
@@ -226,19 +226,24 @@ fn busy_script_scenario(addr: std::net::SocketAddr) -> Vec<(&'static str, String
     let mut runner = connect();
     let (mut plain, mut resp3, mut multi, mut partial, mut subscriber, mut quitter) =
         (connect(), connect(), connect(), connect(), connect(), connect());
-    let (mut flood, mut garbage) = (connect(), connect());
+    let (mut flood, mut garbage, mut victim) = (connect(), connect(), connect());
     let mut log = Vec::new();
     let mut note = |what: &'static str, reply: Vec<u8>| log.push((what, String::from_utf8_lossy(&reply).into_owned()));
     // Its reply names the server and the client id: set up only, not compared.
     assert_eq!(resp3.cmd_str(&["HELLO", "3"])[0], b'%');
     note("multi: MULTI", multi.cmd_str(&["MULTI"]));
     note("subscriber: SUBSCRIBE", subscriber.cmd_str(&["SUBSCRIBE", "ch"]));
+    // The script's message to `victim` passes the pub/sub output limit: it is disconnected.
+    note("plain: CONFIG SET", plain.cmd_str(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 1024 0 0"]));
+    note("victim: SUBSCRIBE", victim.cmd_str(&["SUBSCRIBE", "big"]));
     partial.send(b"*2\r\n$3\r\nGET\r\n$1\r\n").unwrap();
-    runner.send(&encode(&[b"EVAL", b"redis.call('publish', 'ch', 'started') while true do end", b"0"])).unwrap();
+    let script = b"redis.call('publish', 'big', string.rep('x', 40000)) redis.call('publish', 'ch', 'started') while true do end";
+    runner.send(&encode(&[b"EVAL", script, b"0"])).unwrap();
     // Most likely while the script runs, before it turns busy (50 ms).
     let mut queued = connect();
     // The script's message gets out once it is busy.
     note("subscriber: message", subscriber.read_reply().unwrap());
+    note("victim: closed", vec![u8::from(victim.is_closed(std::time::Duration::from_secs(5)))]);
     let mut late = connect();
     note("plain: GET", plain.cmd_str(&["GET", "k"]));
     note("queued: GET", queued.cmd_str(&["GET", "k"]));
