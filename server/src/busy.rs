@@ -365,13 +365,17 @@ fn run_requests(srv: &Server, ctl: Option<&Control>, worker: usize, st: &mut Con
     // Messages queued for the client before these commands go before their replies.
     conn::take_outbox(&st.conn.info.clone(), &mut st.reply);
     let now = conn::start_commands(srv, &mut st.conn);
+    let t0 = st.conn.cmd_start_us;
+    let mut ids = conn::BatchIds::default();
     let mut gate = None;
     while st.reply.len() < FLUSH_AT {
         let limits = conn::limits(srv, &st.conn);
         let mut ctx = Ctx { srv, conn: &mut st.conn, reply: &mut st.reply, now, worker, gate: &mut gate };
         let consumed = match st.parser.next(&st.rbuf, limits) {
             Ok(Step::Request { args, consumed }) => {
-                dispatch(&mut ctx, args);
+                if let Some(id) = dispatch(&mut ctx, args) {
+                    ids.push(id);
+                }
                 consumed
             }
             Ok(Step::Skip { consumed }) => consumed,
@@ -406,6 +410,10 @@ fn run_requests(srv: &Server, ctl: Option<&Control>, worker: usize, st: &mut Con
         }
         // Only `allow-busy` commands run here, and none of them blocks.
         debug_assert!(st.conn.blocked.is_none());
+    }
+    // INFO commandstats' time, shared as the task shares a batch's.
+    if !ids.is_empty() {
+        ids.attribute(srv, worker, srv.clock.mono_us().saturating_sub(t0));
     }
     let info = &st.conn.info;
     info.qbuf.store(st.rbuf.len(), Relaxed);

@@ -648,14 +648,14 @@ struct Batch {
 /// Command ids run in one batch, to share the batch's duration among them for INFO
 /// commandstats without reading the clock per command.
 #[derive(Default)]
-struct BatchIds {
+pub(crate) struct BatchIds {
     inline: [tumbler_commands::CommandId; 16],
     n: usize,
     more: Vec<tumbler_commands::CommandId>,
 }
 
 impl BatchIds {
-    fn push(&mut self, id: tumbler_commands::CommandId) {
+    pub(crate) fn push(&mut self, id: tumbler_commands::CommandId) {
         if self.n < self.inline.len() {
             self.inline[self.n] = id;
         } else {
@@ -664,7 +664,11 @@ impl BatchIds {
         self.n += 1;
     }
 
-    fn attribute(&self, srv: &Server, worker: usize, elapsed_us: u64) {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    pub(crate) fn attribute(&self, srv: &Server, worker: usize, elapsed_us: u64) {
         let share = elapsed_us / self.n as u64;
         let w = srv.stats.worker(worker);
         for id in self.inline.iter().take(self.n).chain(self.more.iter()) {

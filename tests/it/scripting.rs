@@ -314,11 +314,18 @@ fn a_single_worker_busy_in_a_script_answers_every_client() {
     let mut after = RawConn::connect(t.addr()).unwrap();
     assert!(text(&after.cmd_str(&["GET", "x"])).starts_with("-BUSY"));
     assert!(text(&before.cmd_str(&["SET", "x", "1"])).starts_with("-BUSY"));
-    assert_eq!(after.cmd_str(&["SCRIPT", "KILL"]), b"+OK\r\n");
+    assert_eq!(before.cmd_str(&["SCRIPT", "KILL"]), b"+OK\r\n");
     let r = text(&runner.read_reply().unwrap());
     assert!(r.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{r}");
     assert_healthy(&mut before);
     assert_healthy(&mut after);
+    // What the hook ran is counted as the task would count it.
+    let stats = text(&after.cmd_str(&["INFO", "commandstats"]));
+    let line = |name: &str| {
+        stats.lines().find(|l| l.starts_with(&format!("cmdstat_{name}:"))).unwrap_or_else(|| panic!("{name}: {stats}"))
+    };
+    assert!(line("script|kill").starts_with("cmdstat_script|kill:calls=1,"), "{stats}");
+    assert!(line("set").contains(",rejected_calls=1,"), "{stats}");
 }
 
 /// The `scripts_beside_others` and `scripts_alone` counters of INFO locks.
