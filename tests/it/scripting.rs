@@ -530,3 +530,82 @@ fn the_source_check_accepts_no_script_that_reaches_an_undeclared_key() {
     // The generator reaches both sides of the check.
     assert!(beside_runs > 200 && beside_runs < 3800, "{beside_runs} of 4000 ran beside others");
 }
+
+/// Clients come and go while a script is busy on the only worker: each gets -BUSY for every
+/// request it completes (whole, pipelined, or finished across writes), those that hang up
+/// leave nothing behind, and once the script is killed every client left is served normally.
+#[test]
+fn clients_come_and_go_while_a_script_is_busy() {
+    let t = Tumbler::start(&[("io-threads", "1"), ("busy-reply-threshold", "20")]);
+    let connect = || RawConn::connect(t.addr()).unwrap();
+    const BUSY: &[u8] = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+    let get = tumbler_tests::resp::encode(&[b"GET", b"k"]);
+    // Each client, and the part of a request it has sent without the rest.
+    let mut clients: Vec<(RawConn, usize)> = (0..40).map(|_| (connect(), 0)).collect();
+    let mut watcher = connect();
+    assert!(text(&watcher.cmd_str(&["SUBSCRIBE", "ch"])).contains("subscribe"));
+    let mut runner = connect();
+    let script: &[u8] = b"redis.call('publish', 'ch', 'busy') while true do end";
+    runner.send(&tumbler_tests::resp::encode(&[b"EVAL", script, b"0"])).unwrap();
+    // The message gets out once the script is busy.
+    assert!(text(&watcher.read_reply().unwrap()).contains("busy"));
+    let mut next = tumbler_tests::xorshift(0x9e37_79b9_7f4a_7c15);
+    for round in 0..300 {
+        let i = next(clients.len() as u64) as usize;
+        let (c, sent) = &mut clients[i];
+        match next(4) {
+            0 => {
+                // The rest of a request begun earlier, or a whole one.
+                c.send(&get[*sent..]).unwrap();
+                *sent = 0;
+                assert_eq!(c.read_reply().unwrap(), BUSY, "round {round}");
+            }
+            1 if *sent == 0 => {
+                *sent = 1 + next(get.len() as u64 - 1) as usize;
+                c.send(&get[..*sent]).unwrap();
+            }
+            2 => {
+                let n = 1 + next(50) as usize;
+                let mut batch = get[*sent..].to_vec();
+                batch.extend(get.repeat(n - 1));
+                c.send(&batch).unwrap();
+                *sent = 0;
+                for _ in 0..n {
+                    assert_eq!(c.read_reply().unwrap(), BUSY, "round {round}");
+                }
+            }
+            _ => {
+                // Hang up, perhaps in the middle of a request; someone else connects.
+                clients[i] = (connect(), 0);
+            }
+        }
+    }
+    // SCRIPT KILL, after the rest of a request begun before, if any.
+    let (admin, sent) = &mut clients[0];
+    let begun = *sent > 0;
+    let mut kill = if begun { get[*sent..].to_vec() } else { Vec::new() };
+    kill.extend(tumbler_tests::resp::encode(&[b"SCRIPT", b"KILL"]));
+    admin.send(&kill).unwrap();
+    if begun {
+        assert_eq!(admin.read_reply().unwrap(), BUSY);
+    }
+    *sent = 0;
+    assert_eq!(admin.read_reply().unwrap(), b"+OK\r\n");
+    let r = text(&runner.read_reply().unwrap());
+    assert!(r.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{r}");
+    for (c, sent) in &mut clients {
+        c.send(&get[*sent..]).unwrap();
+        assert_eq!(c.read_reply().unwrap(), b"$-1\r\n");
+    }
+    // The clients that hung up are gone: the 40, the watcher, the runner.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = text(&runner.cmd_str(&["INFO", "clients"]));
+        if info.contains("connected_clients:42\r\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{info}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_healthy(&mut runner);
+}
