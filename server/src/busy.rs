@@ -88,7 +88,8 @@ pub(crate) struct Registration {
     _local: std::marker::PhantomData<*const ()>,
 }
 
-/// Makes a connection of this thread known to the hook.
+/// Makes a connection of this thread known to the hook. (Never called while the registry is
+/// borrowed: `serve` takes queued connections between its two looks at it.)
 pub(crate) fn register(
     ctl: &Arc<Control>,
     worker: usize,
@@ -114,8 +115,7 @@ pub(crate) fn register(
                 reg.slots.len() - 1
             }
         };
-        // A connection made during an episode (the acceptor's own, should its thread run a
-        // script) joins it.
+        // A connection made during an episode (one the hook took from the queue) joins it.
         reg.watch(slot);
         Registration { slot, _local: std::marker::PhantomData }
     })
