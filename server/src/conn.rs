@@ -561,8 +561,8 @@ fn poll_read_into<S: AsyncRead + Unpin>(
     }
 }
 
-/// Writes the connection's first `n` reply bytes from `*done` on, borrowing them only for the
-/// poll.
+/// Writes the connection's first `n` reply bytes from `*done` on, and flushes the stream,
+/// borrowing the replies only for the poll.
 fn poll_write_reply<S: AsyncWrite + Unpin>(
     stream: &mut S,
     st: &RefCell<ConnState>,
@@ -579,7 +579,10 @@ fn poll_write_reply<S: AsyncWrite + Unpin>(
             Poll::Pending => return Poll::Pending,
         }
     }
-    Poll::Ready(Ok(()))
+    // A TLS stream can accept the last bytes while records of them still wait for room in the
+    // socket: they would go out only with the next write, and the client would wait for them.
+    // (A plain socket has nothing to flush.)
+    Pin::new(&mut *stream).poll_flush(cx)
 }
 
 /// The limits the next request is parsed under.
