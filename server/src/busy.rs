@@ -14,14 +14,15 @@
 //! Connections accepted for the worker while the script ran wait in its queue: the hook takes
 //! them from there and serves them too, as Redis' event loop accepts while a script runs.
 //!
-//! Not served: TLS connections (the hook would have to run the TLS session), a connection in
-//! the middle of a batch or a write, one blocked in BLPOP and the like. They wait for the
-//! script, as they would for a long command.
+//! TLS connections are served through their rustls session, driven directly over the socket
+//! ([`HookIo`]). Not served: a connection in the middle of a batch or a write, one blocked in
+//! BLPOP and the like, one still in its TLS handshake. They wait for the script, as they would
+//! for a long command.
 
 use crate::conn::{self, ConnState, FLUSH_AT, READ_CHUNK};
 use crate::signal::Signal;
 use crate::{Accepted, Control};
-use bytes::Buf;
+use bytes::{Buf, BytesMut};
 use std::cell::RefCell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::{Rc, Weak};
@@ -41,12 +42,13 @@ const EVENTS: usize = 64;
 struct Entry {
     fd: RawFd,
     st: Weak<RefCell<ConnState>>,
+    io: Weak<dyn HookIo>,
     signal: Arc<Signal>,
     /// In the episode's epoll set.
     watched: bool,
 }
 
-/// This thread's plain-TCP connections.
+/// This thread's connections (TLS ones once their handshake is done).
 #[derive(Default)]
 struct Registry {
     slots: Vec<Option<Entry>>,
@@ -66,6 +68,156 @@ thread_local! {
     /// Slots whose registration was dropped while the registry was borrowed (nothing does
     /// that today), freed at the registry's next use before anything else.
     static DROPPED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How the hook reads and writes a connection's socket without blocking, behind the back of
+/// the tokio stream the connection's task waits on (whose readiness it leaves alone: the task
+/// looks again when it wakes).
+pub(crate) trait HookIo {
+    /// Reads what has arrived, up to about `budget` bytes, into `buf`: the bytes read, and
+    /// whether the peer closed (or the socket or session failed).
+    fn read_now(&self, fd: RawFd, buf: &mut BytesMut, budget: usize) -> (usize, bool);
+    /// Writes what the connection takes of `out` now (an empty `out`: only what is already
+    /// pending in the stream); the bytes of `out` taken.
+    fn write_now(&self, fd: RawFd, out: &[u8]) -> usize;
+}
+
+impl HookIo for RefCell<tokio::net::TcpStream> {
+    fn read_now(&self, fd: RawFd, buf: &mut BytesMut, budget: usize) -> (usize, bool) {
+        let mut total = 0;
+        while total < budget {
+            match read_fd(fd, buf) {
+                Ok(0) => return (total, true),
+                Ok(n) => total += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => return (total, true),
+            }
+        }
+        (total, false)
+    }
+
+    fn write_now(&self, fd: RawFd, out: &[u8]) -> usize {
+        let mut written = 0;
+        while written < out.len() {
+            match std::io::Write::write(&mut FdIo(fd), &out[written..]) {
+                Ok(n) if n > 0 => written += n,
+                // Full, or failed: the task writes the rest, or finds the socket dead.
+                _ => break,
+            }
+        }
+        written
+    }
+}
+
+impl HookIo for RefCell<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    fn read_now(&self, fd: RawFd, buf: &mut BytesMut, budget: usize) -> (usize, bool) {
+        let Ok(mut stream) = self.try_borrow_mut() else { return (0, false) };
+        let (_, session) = stream.get_mut();
+        let mut total = 0;
+        while total < budget {
+            match session.read_tls(&mut FdIo(fd)) {
+                Ok(0) => return (total, true),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => return (total, true),
+            }
+            if session.process_new_packets().is_err() {
+                // Its alert goes out with the task's next write; the connection ends.
+                return (total, true);
+            }
+            // Every byte decrypted is taken now: none waits in the session for a readiness
+            // event that will not come.
+            let mut chunk = [0u8; 16 * 1024];
+            loop {
+                match std::io::Read::read(&mut session.reader(), &mut chunk) {
+                    Ok(0) => return (total, true),
+                    Ok(n) => {
+                        buf.extend_from_slice(&chunk[..n]);
+                        total += n;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(_) => return (total, true),
+                }
+            }
+        }
+        (total, false)
+    }
+
+    fn write_now(&self, fd: RawFd, out: &[u8]) -> usize {
+        let Ok(mut stream) = self.try_borrow_mut() else { return 0 };
+        let (_, session) = stream.get_mut();
+        // rustls takes plaintext up to its buffer limit, whether or not the socket has room.
+        let taken = std::io::Write::write(&mut session.writer(), out).unwrap_or(0);
+        while session.wants_write() {
+            match session.write_tls(&mut FdIo(fd)) {
+                Ok(n) if n > 0 => {}
+                // Full: what is left waits in the session for the task's flush.
+                _ => break,
+            }
+        }
+        taken
+    }
+}
+
+/// A socket read and written without blocking.
+struct FdIo(RawFd);
+
+impl std::io::Read for FdIo {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            // SAFETY: reads at most `buf.len()` bytes into `buf`.
+            let n = unsafe { libc::recv(self.0, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
+
+impl std::io::Write for FdIo {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        loop {
+            // SAFETY: writes from a live slice of `buf.len()` bytes.
+            let n =
+                unsafe { libc::send(self.0, buf.as_ptr().cast(), buf.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads from the socket into the spare room of `buf` (made if there is little).
+fn read_fd(fd: RawFd, buf: &mut BytesMut) -> std::io::Result<usize> {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    let room = buf.spare_capacity_mut();
+    loop {
+        // SAFETY: reads at most `room.len()` bytes into the buffer's spare room.
+        let n = unsafe { libc::recv(fd, room.as_mut_ptr().cast(), room.len(), libc::MSG_DONTWAIT) };
+        if n >= 0 {
+            // SAFETY: recv initialized the first `n` bytes of the spare room.
+            unsafe { buf.set_len(buf.len() + n as usize) };
+            return Ok(n as usize);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }
 
 /// A worker's queue of accepted connections, shared by its loop and the hook.
@@ -95,6 +247,7 @@ pub(crate) fn register(
     worker: usize,
     fd: RawFd,
     st: &Rc<RefCell<ConnState>>,
+    io: &Rc<dyn HookIo>,
     signal: &Arc<Signal>,
 ) -> Registration {
     REGISTRY.with(|r| {
@@ -104,7 +257,7 @@ pub(crate) fn register(
             reg.ctl = Some(Arc::downgrade(ctl));
             reg.worker = worker;
         }
-        let entry = Entry { fd, st: Rc::downgrade(st), signal: signal.clone(), watched: false };
+        let entry = Entry { fd, st: Rc::downgrade(st), io: Rc::downgrade(io), signal: signal.clone(), watched: false };
         let slot = match reg.free.pop() {
             Some(i) => {
                 reg.slots[i] = Some(entry);
@@ -270,7 +423,7 @@ fn end_now(e: &Entry) {
 /// requests and writes their replies and queued messages. Returns false when it is not to be
 /// looked at again in this episode.
 fn serve_one(srv: &Server, ctl: Option<&Control>, worker: usize, e: &Entry, readable: bool) -> bool {
-    let Some(rc) = e.st.upgrade() else { return false };
+    let (Some(rc), Some(io)) = (e.st.upgrade(), e.io.upgrade()) else { return false };
     // Borrowed: it is the script's own connection, in the middle of a batch.
     let Ok(mut guard) = rc.try_borrow_mut() else { return false };
     let st = &mut *guard;
@@ -286,11 +439,11 @@ fn serve_one(srv: &Server, ctl: Option<&Control>, worker: usize, e: &Entry, read
         return false;
     }
     // Output first: a client that does not read gets nothing more run until it does.
-    write_some(srv, worker, e.fd, st);
+    write_some(srv, worker, e, &*io, st);
     let mut eof = false;
     if !st.close && st.reply.len() < FLUSH_AT {
         if readable {
-            let (read, closed) = read_some(srv, worker, e.fd, st);
+            let (read, closed) = read_some(srv, worker, e, &*io, st);
             st.touched |= read > 0;
             eof = closed;
             let limit = srv.config.client_query_buffer_limit.load(Relaxed) as usize;
@@ -310,7 +463,7 @@ fn serve_one(srv: &Server, ctl: Option<&Control>, worker: usize, e: &Entry, read
             st.touched = true;
             conn::take_outbox(&st.conn.info.clone(), &mut st.reply);
         }
-        write_some(srv, worker, e.fd, st);
+        write_some(srv, worker, e, &*io, st);
     }
     let ended = st.close && st.reply.is_empty();
     if ended {
@@ -327,37 +480,14 @@ fn serve_one(srv: &Server, ctl: Option<&Control>, worker: usize, e: &Entry, read
     !eof && !ended
 }
 
-/// Reads what the socket holds, up to [`READ_BUDGET`]. Returns the bytes read and whether the
-/// peer closed (or the socket failed).
-fn read_some(srv: &Server, worker: usize, fd: RawFd, st: &mut ConnState) -> (usize, bool) {
-    let mut total = 0;
-    while total < READ_BUDGET {
-        if st.rbuf.capacity() - st.rbuf.len() < READ_CHUNK / 4 {
-            st.rbuf.reserve(READ_CHUNK);
-        }
-        let room = st.rbuf.spare_capacity_mut();
-        // SAFETY: reads at most `room.len()` bytes into the buffer's spare room.
-        let n = unsafe { libc::recv(fd, room.as_mut_ptr().cast(), room.len(), libc::MSG_DONTWAIT) };
-        if n > 0 {
-            let n = n as usize;
-            // SAFETY: recv initialized the first `n` bytes of the spare room.
-            unsafe { st.rbuf.set_len(st.rbuf.len() + n) };
-            total += n;
-            continue;
-        }
-        if n == 0 {
-            return (total, true);
-        }
-        match std::io::Error::last_os_error().kind() {
-            std::io::ErrorKind::Interrupted => continue,
-            std::io::ErrorKind::WouldBlock => break,
-            _ => return (total, true),
-        }
+/// Reads what the socket holds, up to about [`READ_BUDGET`]. Returns the bytes read and
+/// whether the peer closed (or the socket failed).
+fn read_some(srv: &Server, worker: usize, e: &Entry, io: &dyn HookIo, st: &mut ConnState) -> (usize, bool) {
+    let (n, eof) = io.read_now(e.fd, &mut st.rbuf, READ_BUDGET);
+    if n > 0 {
+        srv.stats.worker(worker).net(n as u64, 0);
     }
-    if total > 0 {
-        srv.stats.worker(worker).net(total as u64, 0);
-    }
-    (total, false)
+    (n, eof)
 }
 
 /// Runs the complete requests in the buffer as the connection's task would, without the gate.
@@ -420,19 +550,14 @@ fn run_requests(srv: &Server, ctl: Option<&Control>, worker: usize, st: &mut Con
     info.qbuf_free.store(st.rbuf.capacity() - st.rbuf.len(), Relaxed);
 }
 
-/// Writes what the socket takes of the pending replies, without blocking.
-fn write_some(srv: &Server, worker: usize, fd: RawFd, st: &mut ConnState) {
+/// Writes what the socket takes of the pending replies, without blocking (and, for TLS, what
+/// the session holds of earlier ones).
+fn write_some(srv: &Server, worker: usize, e: &Entry, io: &dyn HookIo, st: &mut ConnState) {
     let mut written = 0;
-    while written < st.reply.len() {
-        let out = &st.reply.as_bytes()[written..];
-        // SAFETY: writes from a live slice of `out.len()` bytes.
-        let n = unsafe { libc::send(fd, out.as_ptr().cast(), out.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
-        if n > 0 {
-            written += n as usize;
-        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
-        } else {
-            // Full, or failed: the task writes the rest, or finds the socket dead.
+    loop {
+        let n = io.write_now(e.fd, &st.reply.as_bytes()[written..]);
+        written += n;
+        if n == 0 || written == st.reply.len() {
             break;
         }
     }

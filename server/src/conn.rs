@@ -9,9 +9,9 @@
 //! A client that pipelines gets its next requests parsed once, ahead, and their keys
 //! prefetched as its batch runs ([`dispatch::Lookahead`]), so that their cache misses overlap.
 //!
-//! The buffers and the client's state live in a [`ConnState`] that no await holds borrowed,
-//! so that while a script on this worker is busy the script's hook can serve the connection
-//! ([`crate::busy`]).
+//! The buffers and the client's state live in a [`ConnState`], and the stream in a cell of its
+//! own, that no await holds borrowed, so that while a script on this worker is busy the
+//! script's hook can serve the connection ([`crate::busy`]).
 
 use crate::signal::Signal;
 use crate::Control;
@@ -25,7 +25,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tumbler_commands::blocking::{BlockRequest, Outcome};
 use tumbler_commands::dispatch::{self, dispatch};
@@ -76,7 +76,9 @@ struct Connection<'a, S> {
     worker: usize,
     /// Lets the busy-script hook find the connection; dropped before the stream is closed.
     _registration: Option<crate::busy::Registration>,
-    stream: S,
+    /// Shared with the busy-script hook, which writes and reads through it while the task
+    /// waits; borrowed only for a poll.
+    stream: Rc<RefCell<S>>,
     st: Rc<RefCell<ConnState>>,
     info: Arc<ClientInfo>,
     signal: Arc<Signal>,
@@ -88,7 +90,8 @@ struct Connection<'a, S> {
 
 /// Starts serving an accepted connection on this thread, in a task of its own; `tls`: it
 /// arrived on the TLS port, so the handshake comes first. A plain connection is known to the
-/// busy-script hook from now on, before its task first runs.
+/// busy-script hook from now on, before its task first runs; a TLS one once its handshake is
+/// done.
 pub(crate) fn spawn(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, worker: usize, tls: bool) {
     let _ = stream.set_nodelay(true);
     // tcp-keepalive: probe idle peers so dead ones (a crashed lock holder's host) are noticed.
@@ -107,7 +110,8 @@ pub(crate) fn spawn(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, work
     // No tracing span per connection: entering one on every poll costs a few percent of a
     // request; log lines name the client instead.
     if !tls {
-        let client = Client::new(&ctl, peer, local, fd, worker, true);
+        let stream = Rc::new(RefCell::new(stream));
+        let client = Client::new(&ctl, peer, local, fd, worker, &stream);
         tokio::task::spawn_local(serve_stream(stream, client, ctl, worker));
         return;
     }
@@ -115,10 +119,10 @@ pub(crate) fn spawn(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, work
         let Some(config) = ctl.tls.read().clone() else { return };
         let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
         match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
-            // The hook reads and writes the socket itself, which it cannot do under TLS.
             Ok(Ok(s)) => {
-                let client = Client::new(&ctl, peer, local, fd, worker, false);
-                serve_stream(s, client, ctl, worker).await;
+                let stream = Rc::new(RefCell::new(s));
+                let client = Client::new(&ctl, peer, local, fd, worker, &stream);
+                serve_stream(stream, client, ctl, worker).await;
             }
             Ok(Err(e)) => tracing::info!(client = %peer, "TLS handshake failed: {e}"),
             Err(_) => tracing::info!(client = %peer, "TLS handshake timed out"),
@@ -134,13 +138,23 @@ struct Client {
     st: Rc<RefCell<ConnState>>,
     info: Arc<ClientInfo>,
     signal: Arc<Signal>,
-    registration: Option<crate::busy::Registration>,
+    registration: crate::busy::Registration,
 }
 
 impl Client {
-    /// Adds the client to the server's list; `plain`: not TLS, so the busy-script hook may
-    /// serve it.
-    fn new(ctl: &Arc<Control>, peer: SocketAddr, local: String, fd: i32, worker: usize, plain: bool) -> Client {
+    /// Adds the client to the server's list, and makes it known to the busy-script hook,
+    /// which reaches its socket through `io`.
+    fn new<S: 'static>(
+        ctl: &Arc<Control>,
+        peer: SocketAddr,
+        local: String,
+        fd: i32,
+        worker: usize,
+        io: &Rc<RefCell<S>>,
+    ) -> Client
+    where
+        RefCell<S>: crate::busy::HookIo,
+    {
         let srv: &Server = &ctl.srv;
         let info = Arc::new(ClientInfo::new(srv.clients.next_id(), peer.to_string(), local, fd, srv.clock.mono_ms()));
         let _ = info.limits.set(srv.config.output_limits.clone());
@@ -169,19 +183,25 @@ impl Client {
             touched: false,
             close: false,
         }));
-        let registration = plain.then(|| crate::busy::register(ctl, worker, fd, &st, &signal));
+        let io: Rc<dyn crate::busy::HookIo> = io.clone();
+        let registration = crate::busy::register(ctl, worker, fd, &st, &io, &signal);
         Client { st, info, signal, registration }
     }
 }
 
-async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(stream: S, client: Client, ctl: Arc<Control>, worker: usize) {
+async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: Rc<RefCell<S>>,
+    client: Client,
+    ctl: Arc<Control>,
+    worker: usize,
+) {
     let srv: &Server = &ctl.srv;
     let id = client.info.id;
     let mut c = Connection {
         ctl: &ctl,
         srv,
         worker,
-        _registration: client.registration,
+        _registration: Some(client.registration),
         stream,
         st: client.st,
         info: client.info,
@@ -200,7 +220,7 @@ async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(stream: S, client: Clie
     }
     srv.clients.remove(id);
     c._registration = None;
-    let _ = c.stream.shutdown().await;
+    let _ = poll_fn(|cx| Pin::new(&mut *c.stream.borrow_mut()).poll_shutdown(cx)).await;
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
@@ -268,7 +288,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
                 st.idle = true;
             }
             let timeout = self.srv.config.timeout.load(Relaxed);
-            let (stream, st) = (&mut self.stream, &self.st);
+            let (stream, st) = (&self.stream, &self.st);
             let r = tokio::select! {
                 biased;
                 r = poll_fn(|cx| poll_read_into(stream, st, cx)) => r,
@@ -436,7 +456,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             st.reply.len()
         };
         if n == 0 {
-            return true;
+            // Output the busy-script hook left in a TLS stream, if any.
+            let stream = &self.stream;
+            return poll_fn(|cx| Pin::new(&mut *stream.borrow_mut()).poll_flush(cx)).await.is_ok();
         }
         // `client-output-buffer-limit normal`: replies are written as they are produced, so
         // what is pending here is one batch's (a huge KEYS, a client that pipelines and never
@@ -460,7 +482,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         // passed while we wait, must still close it.
         let mut woken = false;
         let mut done = 0;
-        let (stream, st) = (&mut self.stream, &self.st);
+        let (stream, st) = (&self.stream, &self.st);
         // Biased: the write usually completes at once, and then the signal is never waited on.
         let written = tokio::select! {
             biased;
@@ -508,7 +530,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             }
             // Re-check at least every 100 ms, so the deadline follows the server's clock.
             let sleep_ms = req.deadline.map_or(100, |d| (d - now).min(100));
-            let (stream, st) = (&mut self.stream, &self.st);
+            let (stream, st) = (&self.stream, &self.st);
             let alive = tokio::select! {
                 () = self.signal.wait() => !self.info.killed.load(Relaxed) && self.flush().await,
                 _ = stop.changed() => false,
@@ -539,7 +561,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
 /// Reads from `stream` into the free room of the connection's buffer, borrowing it only for
 /// the poll.
 fn poll_read_into<S: AsyncRead + Unpin>(
-    stream: &mut S,
+    stream: &RefCell<S>,
     st: &RefCell<ConnState>,
     cx: &mut Context<'_>,
 ) -> Poll<std::io::Result<usize>> {
@@ -549,7 +571,7 @@ fn poll_read_into<S: AsyncRead + Unpin>(
         rbuf.reserve(READ_CHUNK);
     }
     let mut buf = ReadBuf::uninit(rbuf.spare_capacity_mut());
-    match Pin::new(stream).poll_read(cx, &mut buf) {
+    match Pin::new(&mut *stream.borrow_mut()).poll_read(cx, &mut buf) {
         Poll::Ready(Ok(())) => {
             let n = buf.filled().len();
             // SAFETY: `poll_read` initialized the first `n` bytes of the spare room.
@@ -564,13 +586,14 @@ fn poll_read_into<S: AsyncRead + Unpin>(
 /// Writes the connection's first `n` reply bytes from `*done` on, and flushes the stream,
 /// borrowing the replies only for the poll.
 fn poll_write_reply<S: AsyncWrite + Unpin>(
-    stream: &mut S,
+    stream: &RefCell<S>,
     st: &RefCell<ConnState>,
     done: &mut usize,
     n: usize,
     cx: &mut Context<'_>,
 ) -> Poll<std::io::Result<()>> {
     let st = st.borrow();
+    let mut stream = stream.borrow_mut();
     while *done < n {
         match Pin::new(&mut *stream).poll_write(cx, &st.reply.as_bytes()[*done..n]) {
             Poll::Ready(Ok(0)) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),

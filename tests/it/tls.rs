@@ -194,3 +194,79 @@ fn rotation(start: impl Fn(&Path) -> (Box<dyn std::any::Any>, SocketAddr, u16)) 
     out.push(ping("new", n));
     out
 }
+
+/// A TLS client connected before a script turned busy on the only worker is answered from the
+/// script's hook through its TLS session, as a plain one is: -BUSY for a single request and
+/// for a pipeline whose replies fill the session's buffer, then SCRIPT KILL; afterwards the
+/// connection carries on. (redis-py over TLS; the script's caller is another TLS client.)
+#[test]
+fn tls_clients_of_a_busy_script_are_answered() {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients/python/.venv/bin/python");
+    assert!(python.exists(), "run scripts/test.sh, which installs the pinned client libraries");
+    let dir = tempfile::tempdir().unwrap();
+    tumbler_tests::tls_certificates(dir.path());
+    let tls_port = free_port();
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    let (cert, key, ca, port) = (p("server.crt"), p("server.key"), p("ca.crt"), tls_port.to_string());
+    let _t = TumblerProcess::start(&[
+        "--tls-port",
+        &port,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        "no",
+        "--io-threads",
+        "1",
+        "--busy-reply-threshold",
+        "20",
+    ]);
+    let script = format!(
+        r#"
+import redis, threading, time
+def client():
+    return redis.Redis(host="127.0.0.1", port={tls_port}, ssl=True, ssl_ca_certs="ca.crt",
+                       single_connection_client=True, socket_timeout=10)
+before, runner = client(), client()
+assert before.ping() and runner.ping()
+outcome = []
+def run():
+    try:
+        runner.eval("while true do end", 0)
+    except Exception as e:
+        outcome.append(str(e))
+t = threading.Thread(target=run)
+t.start()
+deadline = time.time() + 10
+while True:
+    try:
+        assert before.get("k") is None
+    except redis.exceptions.ResponseError as e:
+        assert str(e).startswith("BUSY Redis is busy running a script"), e
+        break
+    assert time.time() < deadline, "never busy"
+pipe = before.pipeline(transaction=False)
+for _ in range(3000):
+    pipe.get("k")
+replies = pipe.execute(raise_on_error=False)
+assert len(replies) == 3000, len(replies)
+assert all(str(r).startswith("BUSY") for r in replies), set(map(str, replies))
+assert before.script_kill()
+t.join(10)
+assert outcome and outcome[0].startswith("Script killed by user with SCRIPT KILL"), outcome
+assert before.set("k", "v") and before.get("k") == b"v"
+assert runner.get("k") == b"v"
+print("ok")
+"#
+    );
+    let out = Command::new(&python).current_dir(dir.path()).args(["-c", &script]).output().unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
