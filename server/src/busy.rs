@@ -80,6 +80,11 @@ pub(crate) trait HookIo {
     /// Writes what the connection takes of `out` now (an empty `out`: only what is already
     /// pending in the stream); the bytes of `out` taken.
     fn write_now(&self, fd: RawFd, out: &[u8]) -> usize;
+    /// Ends the stream's output before the hook shuts the socket (TLS: close_notify). False
+    /// when output is still waiting for room: the task finishes it and closes.
+    fn finish(&self, fd: RawFd) -> bool;
+    /// Output waits in the stream for room in the socket (TLS records).
+    fn pending(&self) -> bool;
 }
 
 impl HookIo for RefCell<tokio::net::TcpStream> {
@@ -107,6 +112,14 @@ impl HookIo for RefCell<tokio::net::TcpStream> {
         }
         written
     }
+
+    fn finish(&self, _fd: RawFd) -> bool {
+        true
+    }
+
+    fn pending(&self) -> bool {
+        false
+    }
 }
 
 impl HookIo for RefCell<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
@@ -122,22 +135,24 @@ impl HookIo for RefCell<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> 
                 Err(_) => return (total, true),
             }
             if session.process_new_packets().is_err() {
-                // Its alert goes out with the task's next write; the connection ends.
+                // Its alert goes out with the hook's writes; the connection ends.
                 return (total, true);
             }
             // Every byte decrypted is taken now: none waits in the session for a readiness
             // event that will not come.
-            let mut chunk = [0u8; 16 * 1024];
             loop {
-                match std::io::Read::read(&mut session.reader(), &mut chunk) {
-                    Ok(0) => return (total, true),
-                    Ok(n) => {
-                        buf.extend_from_slice(&chunk[..n]);
-                        total += n;
+                let n = match session.reader().into_first_chunk() {
+                    // Empty: the peer's close_notify.
+                    Ok([]) => return (total, true),
+                    Ok(chunk) => {
+                        buf.extend_from_slice(chunk);
+                        chunk.len()
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(_) => return (total, true),
-                }
+                };
+                std::io::BufRead::consume(&mut session.reader(), n);
+                total += n;
             }
         }
         (total, false)
@@ -156,6 +171,23 @@ impl HookIo for RefCell<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> 
             }
         }
         taken
+    }
+
+    fn finish(&self, fd: RawFd) -> bool {
+        let Ok(mut stream) = self.try_borrow_mut() else { return false };
+        let (_, session) = stream.get_mut();
+        session.send_close_notify();
+        while session.wants_write() {
+            match session.write_tls(&mut FdIo(fd)) {
+                Ok(n) if n > 0 => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    fn pending(&self) -> bool {
+        self.try_borrow_mut().is_ok_and(|mut s| s.get_mut().1.wants_write())
     }
 }
 
@@ -465,13 +497,15 @@ fn serve_one(srv: &Server, ctl: Option<&Control>, worker: usize, e: &Entry, read
         }
         write_some(srv, worker, e, &*io, st);
     }
-    let ended = st.close && st.reply.is_empty();
+    // QUIT and the like: the client sees the connection end now, as with Redis, not when the
+    // script does, once every reply is out.
+    let ended = st.close && st.reply.is_empty() && io.finish(e.fd);
     if ended {
-        // QUIT and the like: the client sees the connection end now, as with Redis, not
-        // when the script does.
-        st.touched = true;
         end_now(e);
     }
+    // A session ended or failed, or TLS records left waiting for room, are the task's to deal
+    // with: nothing on the socket would wake it.
+    st.touched |= ended || eof || st.close || io.pending();
     if st.touched {
         // Its task, once it runs again, picks up what is left (replies not yet written, a
         // partial request, the decision to close).

@@ -455,16 +455,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             take_outbox(&self.info, &mut st.reply);
             st.reply.len()
         };
-        if n == 0 {
-            // Output the busy-script hook left in a TLS stream, if any.
-            let stream = &self.stream;
-            return poll_fn(|cx| Pin::new(&mut *stream.borrow_mut()).poll_flush(cx)).await.is_ok();
-        }
         // `client-output-buffer-limit normal`: replies are written as they are produced, so
         // what is pending here is one batch's (a huge KEYS, a client that pipelines and never
         // reads). Pub/sub and MONITOR output is limited where it is queued.
         let normal = self.info.subscriptions() == 0 && !self.info.monitor.load(Relaxed);
-        if normal
+        if n > 0
+            && normal
             && tumbler_commands::outlimit::exceeded(
                 self.srv.config.output_limits.get(tumbler_commands::outlimit::Class::Normal),
                 n as u64,
@@ -479,7 +475,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             return false;
         }
         // A client that does not read blocks this write; CLIENT KILL, or an output buffer limit
-        // passed while we wait, must still close it.
+        // passed while we wait, must still close it. With no replies the stream is still
+        // flushed: a busy script's hook may have left TLS records in the session.
         let mut woken = false;
         let mut done = 0;
         let (stream, st) = (&self.stream, &self.st);
@@ -504,10 +501,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         if !written {
             return false;
         }
-        let mut st = self.st.borrow_mut();
-        st.reply.consume(n);
-        st.reply.shrink_if_idle(64 * 1024);
-        self.srv.stats.worker(self.worker).net(0, n as u64);
+        if n > 0 {
+            let mut st = self.st.borrow_mut();
+            st.reply.consume(n);
+            st.reply.shrink_if_idle(64 * 1024);
+            self.srv.stats.worker(self.worker).net(0, n as u64);
+        }
         true
     }
 

@@ -197,8 +197,8 @@ fn rotation(start: impl Fn(&Path) -> (Box<dyn std::any::Any>, SocketAddr, u16)) 
 
 /// A TLS client connected before a script turned busy on the only worker is answered from the
 /// script's hook through its TLS session, as a plain one is: -BUSY for a single request and
-/// for a pipeline whose replies fill the session's buffer, then SCRIPT KILL; afterwards the
-/// connection carries on. (redis-py over TLS; the script's caller is another TLS client.)
+/// for a pipeline whose replies fill the session's buffer, QUIT (its reply, then the end of the
+/// session), then SCRIPT KILL; afterwards the connection carries on. (redis-py over TLS; the script's caller is another TLS client.)
 #[test]
 fn tls_clients_of_a_busy_script_are_answered() {
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients/python/.venv/bin/python");
@@ -226,12 +226,17 @@ fn tls_clients_of_a_busy_script_are_answered() {
     ]);
     let script = format!(
         r#"
-import redis, threading, time
+import redis, socket, ssl, threading, time
 def client():
     return redis.Redis(host="127.0.0.1", port={tls_port}, ssl=True, ssl_ca_certs="ca.crt",
                        single_connection_client=True, socket_timeout=10)
 before, runner = client(), client()
 assert before.ping() and runner.ping()
+context = ssl.create_default_context(cafile="ca.crt")
+quitter = context.wrap_socket(socket.create_connection(("127.0.0.1", {tls_port}), timeout=10),
+                              server_hostname="127.0.0.1")
+quitter.sendall(b"PING\r\n")
+assert quitter.recv(100) == b"+PONG\r\n"
 outcome = []
 def run():
     try:
@@ -254,6 +259,10 @@ for _ in range(3000):
 replies = pipe.execute(raise_on_error=False)
 assert len(replies) == 3000, len(replies)
 assert all(str(r).startswith("BUSY") for r in replies), set(map(str, replies))
+# QUIT: the reply, then the end of the session (close_notify) while the script still runs.
+quitter.sendall(b"QUIT\r\n")
+assert quitter.recv(100) == b"+OK\r\n"
+assert quitter.recv(100) == b""
 assert before.script_kill()
 t.join(10)
 assert outcome and outcome[0].startswith("Script killed by user with SCRIPT KILL"), outcome
