@@ -407,8 +407,14 @@ pub(crate) fn serve(srv: &Server, now_ms: u64) {
         // Messages for clients that sent nothing (pub/sub, MONITOR, the script's own PUBLISH)
         // go out now too, as Redis writes pending replies while a script runs. Whoever queues
         // one raises the client's signal.
-        for e in reg.slots.iter().flatten().filter(|e| e.watched && e.signal.is_raised()) {
-            serve_guarded(srv, ctl.as_deref(), reg.worker, e, false);
+        let done: Vec<usize> = (reg.slots.iter().enumerate())
+            .filter_map(|(slot, e)| {
+                let e = e.as_ref().filter(|e| e.watched && e.signal.is_raised())?;
+                (!serve_guarded(srv, ctl.as_deref(), reg.worker, e, false)).then_some(slot)
+            })
+            .collect();
+        for slot in done {
+            reg.unwatch(slot);
         }
     });
 }
