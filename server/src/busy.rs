@@ -368,7 +368,8 @@ pub(crate) fn serve(srv: &Server, now_ms: u64) {
     });
     let Some((inbox, ctl, worker)) = queued else { return };
     // Connections accepted for this worker since the script started get their task, and are
-    // registered to be served below. (The acceptor sends none here once the script is busy.)
+    // registered to be served below (TLS ones once their handshake is done, after the
+    // script; the acceptor keeps those that arrive once the script is busy).
     if let (Some(inbox), Some(ctl)) = (inbox, ctl.as_ref()) {
         while let Some((s, peer, tls)) = inbox.try_borrow_mut().ok().and_then(|mut rx| rx.try_recv().ok()) {
             crate::start_connection(s, peer, ctl, worker, tls);

@@ -140,8 +140,8 @@ pub struct StartOptions {
 
 /// Worker threads: `io-threads`, or [`default_workers`] of the cores the process may run on.
 /// (While a worker is stuck in a busy script, it answers its own clients from the script's
-/// hook, and new connections go to the others, or to the acceptor itself when there is no
-/// other: see `busy` and `acceptor`.)
+/// hook, and new connections go to the others; with no other, TLS ones are served by the
+/// acceptor itself: see `busy` and `acceptor`.)
 fn worker_count(cfg: &Config) -> usize {
     if cfg.io_threads > 0 {
         cfg.io_threads
@@ -436,10 +436,12 @@ fn acceptor(
                         continue;
                     }
                     // Not to a worker stuck in a busy script, which answers its clients only
-                    // from the script's hook, about once a millisecond (`busy`). With no other
-                    // worker, the acceptor serves the connection itself.
+                    // from the script's hook, about once a millisecond (`busy`), if there is
+                    // another. With none, a plain connection goes to it all the same (the hook
+                    // takes it from the queue), but a TLS one is served here, where its
+                    // handshake can go on.
                     let busy = srv.scripts.busy_worker();
-                    if senders.len() == 1 && busy == Some(0) {
+                    if senders.len() == 1 && busy == Some(0) && tls {
                         conn::spawn(s, peer, ctl.clone(), srv.fallback_worker(), tls);
                         continue;
                     }

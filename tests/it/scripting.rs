@@ -294,7 +294,7 @@ fn pipelined_scripts_keep_the_gate_for_their_batch_only() {
 
 /// A single worker stuck in a script still answers every client: one connected before the
 /// script gets -BUSY from the script's hook, and so does one connected once the script is busy
-/// (the acceptor serves it, since the worker cannot take it); either can kill the script.
+/// (the hook takes it from the worker's queue); either can kill the script.
 #[test]
 fn a_single_worker_busy_in_a_script_answers_every_client() {
     let t = Tumbler::start(&[("io-threads", "1"), ("busy-reply-threshold", "20")]);

@@ -198,7 +198,8 @@ fn rotation(start: impl Fn(&Path) -> (Box<dyn std::any::Any>, SocketAddr, u16)) 
 /// A TLS client connected before a script turned busy on the only worker is answered from the
 /// script's hook through its TLS session, as a plain one is: -BUSY for a single request and
 /// for a pipeline whose replies fill the session's buffer, QUIT (its reply, then the end of the
-/// session), then SCRIPT KILL; afterwards the connection carries on. (redis-py over TLS; the script's caller is another TLS client.)
+/// session), then SCRIPT KILL; afterwards the connection carries on. One that connects while
+/// the script is busy gets its handshake (from the acceptor) and -BUSY. (redis-py over TLS; the script's caller is another TLS client.)
 #[test]
 fn tls_clients_of_a_busy_script_are_answered() {
     let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients/python/.venv/bin/python");
@@ -259,6 +260,13 @@ for _ in range(3000):
 replies = pipe.execute(raise_on_error=False)
 assert len(replies) == 3000, len(replies)
 assert all(str(r).startswith("BUSY") for r in replies), set(map(str, replies))
+# A TLS client that connects now completes its handshake and gets -BUSY too.
+late = client()
+try:
+    late.get("k")
+    raise AssertionError("served while the script runs")
+except redis.exceptions.ResponseError as e:
+    assert str(e).startswith("BUSY"), e
 # QUIT: the reply, then the end of the session (close_notify) while the script still runs.
 quitter.sendall(b"QUIT\r\n")
 assert quitter.recv(100) == b"+OK\r\n"

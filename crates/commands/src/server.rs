@@ -195,8 +195,8 @@ impl Server {
     }
 
     /// The worker index (statistics, gate slot) of connections the acceptor thread serves
-    /// itself: those that arrive while the only worker is stuck in a busy script (which answers
-    /// its own clients only from the script's hook).
+    /// itself: TLS ones that arrive while the only worker is stuck in a busy script (whose hook
+    /// answers clients but does not run TLS handshakes).
     pub fn fallback_worker(&self) -> usize {
         self.workers
     }
