@@ -498,7 +498,7 @@ fn serve_one(srv: &Server, ctl: Option<&Control>, worker: usize, e: &Entry, read
         } else if st.touched {
             // What it sent, with what an earlier call left for lack of room for the replies.
             run_requests(srv, ctl, worker, st);
-        } else if !st.conn.info.outbox.lock().is_empty() {
+        } else if st.conn.info.has_messages() {
             st.touched = true;
             conn::take_outbox(&st.conn.info.clone(), &mut st.reply);
         }

@@ -643,14 +643,7 @@ pub(crate) fn protocol_error(
 
 /// Moves the messages other connections queued for this one into its reply stream.
 pub(crate) fn take_outbox(info: &ClientInfo, reply: &mut Reply) {
-    let mut out = info.outbox.lock();
-    if !out.is_empty() {
-        reply.raw_bytes(&out);
-        out.clear();
-        if out.capacity() > 64 * 1024 {
-            out.shrink_to(64 * 1024);
-        }
-    }
+    info.take_messages(|m| reply.raw_bytes(m));
 }
 
 /// Resolves after `secs` seconds of idleness, or never when `secs` is 0 (no timeout).

@@ -4,7 +4,10 @@
 use crate::outlimit::Class;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::Arc;
 use tumbler_keyspace::WatchFlag;
 use tumbler_proto::Protocol;
@@ -61,8 +64,11 @@ pub struct ClientInfo {
     /// Authenticated user name.
     pub user: Mutex<String>,
     /// Messages for this client from other connections (pub/sub, MONITOR), written by its
-    /// task after its own replies.
-    pub outbox: Mutex<Vec<u8>>,
+    /// task after its own replies ([`ClientInfo::deliver`], [`ClientInfo::take_messages`]).
+    outbox: Mutex<Vec<u8>>,
+    /// Set while `outbox` holds messages, so that a task with none (nearly always) looks
+    /// without taking the lock: twice a request at -P 1.
+    has_messages: AtomicBool,
     /// Subscribed channels, patterns and shard channels (CLIENT LIST `sub`, `psub`, `ssub`).
     pub subs: [AtomicU32; 3],
     /// Commands queued since MULTI, -1 outside a transaction (CLIENT LIST `multi`, flag `x`).
@@ -114,6 +120,7 @@ impl ClientInfo {
             waker: Mutex::new(None),
             user: Mutex::new("default".to_string()),
             outbox: Mutex::new(Vec::new()),
+            has_messages: AtomicBool::new(false),
             subs: Default::default(),
             multi: AtomicI32::new(-1),
             watch: Arc::default(),
@@ -146,11 +153,35 @@ impl ClientInfo {
             return;
         }
         out.extend_from_slice(bytes);
+        self.has_messages.store(true, Release);
         let first = out.len() == bytes.len();
         drop(out);
         if first {
             self.wake();
         }
+    }
+
+    /// Hands the queued messages to `f` and forgets them. Costs one load when there are none:
+    /// a message queued meanwhile raises the task's signal after `has_messages`, so the task
+    /// looks again.
+    pub fn take_messages(&self, f: impl FnOnce(&[u8])) {
+        if !self.has_messages.load(Acquire) {
+            return;
+        }
+        let mut out = self.outbox.lock();
+        if !out.is_empty() {
+            f(&out);
+            out.clear();
+            if out.capacity() > 64 * 1024 {
+                out.shrink_to(64 * 1024);
+            }
+        }
+        self.has_messages.store(false, Release);
+    }
+
+    /// Messages are queued for this client.
+    pub fn has_messages(&self) -> bool {
+        self.has_messages.load(Acquire)
     }
 
     /// Subscriptions of every kind.

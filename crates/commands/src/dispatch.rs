@@ -191,11 +191,8 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
     if ctx.conn.subscriptions() > 0 && !ctx.conn.in_script {
         // Messages this command published to its own connection (keyspace notifications of
         // its writes, PUBLISH to itself from a script) precede its reply, as in Redis.
-        let mut out = ctx.conn.info.outbox.lock();
-        if !out.is_empty() {
-            ctx.reply.insert_raw(mark, &out);
-            out.clear();
-        }
+        let reply = &mut *ctx.reply;
+        ctx.conn.info.take_messages(|m| reply.insert_raw(mark, m));
     }
     if let Some(t0) = started {
         let end = ctx.srv.clock.mono_us();
@@ -215,9 +212,8 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
         if ctx.conn.info.monitor.load(Relaxed) {
             // A monitor's line for its own command follows that command's reply, before the
             // next command's (several may run in one batch).
-            let mut out = ctx.conn.info.outbox.lock();
-            ctx.reply.raw_bytes(&out);
-            out.clear();
+            let reply = &mut *ctx.reply;
+            ctx.conn.info.take_messages(|m| reply.raw_bytes(m));
         }
     }
     if failed {

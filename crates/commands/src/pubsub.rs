@@ -255,7 +255,9 @@ mod tests {
     }
 
     fn take(c: &ClientInfo) -> Vec<u8> {
-        std::mem::take(&mut *c.outbox.lock())
+        let mut v = Vec::new();
+        c.take_messages(|m| v.extend_from_slice(m));
+        v
     }
 
     #[test]
