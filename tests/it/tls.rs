@@ -11,24 +11,35 @@ use tumbler_tests::{free_port, RedisServer, TumblerProcess};
 /// A tumbler-server with a TLS port (certificates from `tumbler_tests::tls_certificates` in
 /// `dir`) and `tls-auth-clients auth`; returns it and its TLS port.
 pub(crate) fn server(dir: &Path, auth: &str) -> (TumblerProcess, u16) {
+    server_with(dir, auth, &[])
+}
+
+/// [`server`], with more command-line options.
+fn server_with(dir: &Path, auth: &str, extra: &[&str]) -> (TumblerProcess, u16) {
     let tls_port = free_port();
     let p = |f: &str| dir.join(f).display().to_string();
     let (cert, key, ca) = (p("server.crt"), p("server.key"), p("ca.crt"));
     let port = tls_port.to_string();
-    let t = TumblerProcess::start(&[
-        "--tls-port",
-        &port,
-        "--tls-cert-file",
-        &cert,
-        "--tls-key-file",
-        &key,
-        "--tls-ca-cert-file",
-        &ca,
-        "--tls-auth-clients",
-        auth,
-    ]);
+    let mut args =
+        vec!["--tls-port", &port, "--tls-cert-file", &cert, "--tls-key-file", &key, "--tls-ca-cert-file", &ca];
+    args.extend(["--tls-auth-clients", auth]);
+    args.extend(extra);
+    let t = TumblerProcess::start(&args);
     // The TLS listener is bound before the plain one is announced, so it is up.
     (t, tls_port)
+}
+
+/// Runs a Python script with the pinned client libraries in `dir`; it must print "ok".
+fn run_python(dir: &Path, script: &str) {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients/python/.venv/bin/python");
+    assert!(python.exists(), "run scripts/test.sh, which installs the pinned client libraries");
+    let out = Command::new(&python).current_dir(dir).args(["-c", script]).output().unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `redis-cli --tls` with the given client certificate (or none); its stdout and exit status.
@@ -86,8 +97,6 @@ fn optional_and_no_client_authentication() {
 /// redis-py's Lock over TLS, with a client certificate (the library the lock-client tests use).
 #[test]
 fn redis_py_lock_over_tls() {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients/python/.venv/bin/python");
-    assert!(python.exists(), "run scripts/test.sh, which installs the pinned client libraries");
     let dir = tempfile::tempdir().unwrap();
     tumbler_tests::tls_certificates(dir.path());
     let (_t, port) = server(dir.path(), "yes");
@@ -106,13 +115,7 @@ assert r.get("lock:py") is None
 print("ok")
 "#
     );
-    let out = Command::new(&python).current_dir(dir.path()).args(["-c", &script]).output().unwrap();
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_python(dir.path(), &script);
 }
 
 /// Certificate rotation: CONFIG SET of the `tls-*` files reloads them for new connections, even
@@ -199,32 +202,13 @@ fn rotation(start: impl Fn(&Path) -> (Box<dyn std::any::Any>, SocketAddr, u16)) 
 /// script's hook through its TLS session, as a plain one is: -BUSY for a single request and
 /// for a pipeline whose replies fill the session's buffer, QUIT (its reply, then the end of the
 /// session), then SCRIPT KILL; afterwards the connection carries on. One that connects while
-/// the script is busy gets its handshake (from the acceptor) and -BUSY. (redis-py over TLS; the script's caller is another TLS client.)
+/// the script is busy gets its handshake (from the acceptor) and -BUSY. (redis-py over TLS;
+/// the script's caller is another TLS client.)
 #[test]
 fn tls_clients_of_a_busy_script_are_answered() {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients/python/.venv/bin/python");
-    assert!(python.exists(), "run scripts/test.sh, which installs the pinned client libraries");
     let dir = tempfile::tempdir().unwrap();
     tumbler_tests::tls_certificates(dir.path());
-    let tls_port = free_port();
-    let p = |f: &str| dir.path().join(f).display().to_string();
-    let (cert, key, ca, port) = (p("server.crt"), p("server.key"), p("ca.crt"), tls_port.to_string());
-    let _t = TumblerProcess::start(&[
-        "--tls-port",
-        &port,
-        "--tls-cert-file",
-        &cert,
-        "--tls-key-file",
-        &key,
-        "--tls-ca-cert-file",
-        &ca,
-        "--tls-auth-clients",
-        "no",
-        "--io-threads",
-        "1",
-        "--busy-reply-threshold",
-        "20",
-    ]);
+    let (_t, tls_port) = server_with(dir.path(), "no", &["--io-threads", "1", "--busy-reply-threshold", "20"]);
     let script = format!(
         r#"
 import redis, socket, ssl, threading, time
@@ -279,11 +263,5 @@ assert runner.get("k") == b"v"
 print("ok")
 "#
     );
-    let out = Command::new(&python).current_dir(dir.path()).args(["-c", &script]).output().unwrap();
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_python(dir.path(), &script);
 }
