@@ -122,7 +122,7 @@ impl HookIo for RefCell<tokio::net::TcpStream> {
     }
 }
 
-impl HookIo for RefCell<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+impl HookIo for RefCell<crate::tls::TlsConn> {
     fn read_now(&self, fd: RawFd, buf: &mut BytesMut, budget: usize) -> (usize, bool) {
         let Ok(mut stream) = self.try_borrow_mut() else { return (0, false) };
         let (_, session) = stream.get_mut();
@@ -371,8 +371,8 @@ pub(crate) fn serve(srv: &Server, now_ms: u64) {
     // registered to be served below (TLS ones once their handshake is done, after the
     // script; the acceptor keeps those that arrive once the script is busy).
     if let (Some(inbox), Some(ctl)) = (inbox, ctl.as_ref()) {
-        while let Some((s, peer, tls)) = inbox.try_borrow_mut().ok().and_then(|mut rx| rx.try_recv().ok()) {
-            crate::start_connection(s, peer, ctl, worker, tls);
+        while let Some((s, peer, arrival)) = inbox.try_borrow_mut().ok().and_then(|mut rx| rx.try_recv().ok()) {
+            crate::start_connection(s, peer, ctl, worker, arrival);
         }
     }
     REGISTRY.with(|r| {

@@ -14,6 +14,7 @@
 //! script's hook can serve the connection ([`crate::busy`]).
 
 use crate::signal::Signal;
+use crate::tls::{Socket, TlsConn};
 use crate::Control;
 use bytes::{Buf, BytesMut};
 use std::cell::RefCell;
@@ -88,11 +89,20 @@ struct Connection<'a, S> {
     pipelined: bool,
 }
 
-/// Starts serving an accepted connection on this thread, in a task of its own; `tls`: it
-/// arrived on the TLS port, so the handshake comes first. A plain connection is known to the
-/// busy-script hook from now on, before its task first runs; a TLS one once its handshake is
-/// done.
-pub(crate) fn spawn(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, worker: usize, tls: bool) {
+/// How an accepted connection comes to its worker.
+pub(crate) enum Arrival {
+    Plain,
+    /// On the TLS port: the handshake comes first.
+    Tls,
+    /// On the TLS port, its handshake done by the acceptor thread because the worker was busy
+    /// in a script ([`handshake`]); its socket is to be attached to this thread's runtime.
+    Handshaken(Box<TlsConn>),
+}
+
+/// Starts serving an accepted connection on this thread, in a task of its own. A connection is
+/// known to the busy-script hook from now on, before its task first runs; one that arrives for
+/// its TLS handshake, once that is done.
+pub(crate) fn spawn(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, worker: usize, arrival: Arrival) {
     let _ = stream.set_nodelay(true);
     // tcp-keepalive: probe idle peers so dead ones (a crashed lock holder's host) are noticed.
     let keepalive = ctl.srv.config.tcp_keepalive.load(Relaxed);
@@ -109,25 +119,76 @@ pub(crate) fn spawn(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, work
     };
     // No tracing span per connection: entering one on every poll costs a few percent of a
     // request; log lines name the client instead.
-    if !tls {
-        let stream = Rc::new(RefCell::new(stream));
-        let client = Client::new(&ctl, peer, local, fd, worker, &stream);
-        tokio::task::spawn_local(serve_stream(stream, client, ctl, worker));
-        return;
-    }
-    tokio::task::spawn_local(async move {
-        let Some(config) = ctl.tls.read().clone() else { return };
-        let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
-        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
-            Ok(Ok(s)) => {
-                let stream = Rc::new(RefCell::new(s));
-                let client = Client::new(&ctl, peer, local, fd, worker, &stream);
-                serve_stream(stream, client, ctl, worker).await;
-            }
-            Ok(Err(e)) => tracing::info!(client = %peer, "TLS handshake failed: {e}"),
-            Err(_) => tracing::info!(client = %peer, "TLS handshake timed out"),
+    match arrival {
+        Arrival::Plain => {
+            let stream = Rc::new(RefCell::new(stream));
+            let client = Client::new(&ctl, peer, local, fd, worker, &stream);
+            tokio::task::spawn_local(serve_stream(stream, client, ctl, worker));
         }
-    });
+        Arrival::Tls => {
+            tokio::task::spawn_local(async move {
+                let Some(tls) = handshake(&ctl, Socket::new(stream), peer).await else { return };
+                let (stream, client) = tls_client(&ctl, peer, local, fd, worker, tls);
+                serve_stream(stream, client, ctl, worker).await;
+            });
+        }
+        Arrival::Handshaken(mut tls) => {
+            tls.get_mut().0.attach(stream);
+            let (stream, client) = tls_client(&ctl, peer, local, fd, worker, *tls);
+            tokio::task::spawn_local(serve_stream(stream, client, ctl, worker));
+        }
+    }
+}
+
+/// Runs the server's side of a TLS handshake, within [`TLS_HANDSHAKE_TIMEOUT`].
+pub(crate) async fn handshake(ctl: &Control, socket: Socket, peer: SocketAddr) -> Option<TlsConn> {
+    let config = ctl.tls.read().clone()?;
+    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(socket);
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            tracing::info!(client = %peer, "TLS handshake failed: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::info!(client = %peer, "TLS handshake timed out");
+            None
+        }
+    }
+}
+
+/// A client for a TLS connection whose handshake is done. What the client sent along with the
+/// handshake, already decrypted in the session, is moved to the read buffer, and the
+/// connection is marked as served: the busy-script hook, which runs what a socket's readiness
+/// shows it, would not see it otherwise.
+fn tls_client(
+    ctl: &Arc<Control>,
+    peer: SocketAddr,
+    local: String,
+    fd: i32,
+    worker: usize,
+    mut tls: TlsConn,
+) -> (Rc<RefCell<TlsConn>>, Client) {
+    let mut early = Vec::new();
+    let mut reader = tls.get_mut().1.reader();
+    while let Ok(chunk) = std::io::BufRead::fill_buf(&mut reader) {
+        if chunk.is_empty() {
+            break;
+        }
+        early.extend_from_slice(chunk);
+        let n = chunk.len();
+        std::io::BufRead::consume(&mut reader, n);
+    }
+    let stream = Rc::new(RefCell::new(tls));
+    let client = Client::new(ctl, peer, local, fd, worker, &stream);
+    if !early.is_empty() {
+        let mut st = client.st.borrow_mut();
+        st.rbuf.extend_from_slice(&early);
+        st.touched = true;
+        drop(st);
+        client.signal.raise();
+    }
+    (stream, client)
 }
 
 /// How long a client may take to complete the TLS handshake.

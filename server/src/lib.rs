@@ -313,14 +313,19 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
-/// An accepted connection handed to a worker: the socket, the peer, and whether it came in on
-/// the TLS port.
-type Accepted = (std::net::TcpStream, SocketAddr, bool);
+/// An accepted connection handed to a worker: the socket, the peer, and how it arrives.
+type Accepted = (std::net::TcpStream, SocketAddr, conn::Arrival);
 
 /// Gives an accepted connection a task on this thread.
-pub(crate) fn start_connection(s: std::net::TcpStream, peer: SocketAddr, ctl: &Arc<Control>, worker: usize, tls: bool) {
+pub(crate) fn start_connection(
+    s: std::net::TcpStream,
+    peer: SocketAddr,
+    ctl: &Arc<Control>,
+    worker: usize,
+    arrival: conn::Arrival,
+) {
     match tokio::net::TcpStream::from_std(s) {
-        Ok(stream) => conn::spawn(stream, peer, ctl.clone(), worker, tls),
+        Ok(stream) => conn::spawn(stream, peer, ctl.clone(), worker, arrival),
         Err(e) => tracing::warn!("cannot register connection from {peer}: {e}"),
     }
 }
@@ -344,7 +349,7 @@ fn worker(idx: usize, ctl: Arc<Control>, rx: mpsc::UnboundedReceiver<Accepted>) 
             let next = std::future::poll_fn(|cx| inbox.borrow_mut().poll_recv(cx));
             tokio::select! {
                 m = next => match m {
-                    Some((s, peer, tls)) => start_connection(s, peer, &ctl, idx, tls),
+                    Some((s, peer, arrival)) => start_connection(s, peer, &ctl, idx, arrival),
                     None => break,
                 },
                 _ = stop.changed() => break,
@@ -371,7 +376,7 @@ fn acceptor(
             return;
         }
     };
-    // A LocalSet: connections the acceptor serves itself run on this thread.
+    // A LocalSet: TLS handshakes the acceptor runs for a busy worker are tasks on this thread.
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
         let (conn_tx, mut conn_rx) = mpsc::unbounded_channel();
@@ -437,22 +442,35 @@ fn acceptor(
                     }
                     // Not to a worker stuck in a busy script, which answers its clients only
                     // from the script's hook, about once a millisecond (`busy`), if there is
-                    // another. With none, a plain connection goes to it all the same (the hook
-                    // takes it from the queue), but a TLS one is served here, where its
-                    // handshake can go on.
+                    // another. With none, the connection goes to it all the same: the hook
+                    // takes it from the queue. The hook runs no TLS handshakes, so a TLS
+                    // connection has its handshake here first.
                     let busy = srv.scripts.busy_worker();
-                    if senders.len() == 1 && busy == Some(0) && tls {
-                        conn::spawn(s, peer, ctl.clone(), srv.fallback_worker(), tls);
+                    let mut target = next % senders.len();
+                    if senders.len() > 1 && busy == Some(target) {
+                        next = next.wrapping_add(1);
+                        target = next % senders.len();
+                    }
+                    next = next.wrapping_add(1);
+                    if tls && busy == Some(target) {
+                        let (to, ctl) = (senders[target].clone(), ctl.clone());
+                        tokio::task::spawn_local(async move {
+                            let socket = crate::tls::Socket::new(s);
+                            let Some(mut session) = conn::handshake(&ctl, socket, peer).await else { return };
+                            match session.get_mut().0.detach() {
+                                Ok(std) => {
+                                    let _ = to.send((std, peer, conn::Arrival::Handshaken(Box::new(session))));
+                                }
+                                Err(e) => tracing::warn!("cannot hand over the connection from {peer}: {e}"),
+                            }
+                        });
                         continue;
                     }
                     let Ok(std) = s.into_std() else { continue };
-                    if senders.len() > 1 && busy == Some(next % senders.len()) {
-                        next = next.wrapping_add(1);
-                    }
-                    if senders[next % senders.len()].send((std, peer, tls)).is_err() {
+                    let arrival = if tls { conn::Arrival::Tls } else { conn::Arrival::Plain };
+                    if senders[target].send((std, peer, arrival)).is_err() {
                         break;
                     }
-                    next = next.wrapping_add(1);
                 }
                 _ = stop.changed() => break,
             }

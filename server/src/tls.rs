@@ -6,7 +6,10 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tumbler_commands::config::TlsSettings;
 
 /// Builds the TLS configuration from the `tls-*` directives, or says which one is wrong.
@@ -60,4 +63,69 @@ pub fn server_config(t: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
     };
     let config = builder.with_single_cert(certs, key).map_err(|e| format!("tls-cert-file / tls-key-file: {e}"))?;
     Ok(Arc::new(config))
+}
+
+/// A TLS connection as the server holds it.
+pub(crate) type TlsConn = tokio_rustls::server::TlsStream<Socket>;
+
+/// The TCP socket under a TLS session. It can leave the runtime it is registered with and join
+/// another's while the session stays whole: a connection whose worker is busy in a script has
+/// its handshake on the acceptor thread, and is then served by the worker.
+pub(crate) struct Socket(Option<tokio::net::TcpStream>);
+
+impl Socket {
+    pub(crate) fn new(s: tokio::net::TcpStream) -> Socket {
+        Socket(Some(s))
+    }
+
+    /// Takes the socket out of this thread's runtime, to be [`attach`](Socket::attach)ed on
+    /// another thread. Until then the session reads and writes nothing.
+    pub(crate) fn detach(&mut self) -> std::io::Result<std::net::TcpStream> {
+        self.0.take().ok_or_else(not_connected)?.into_std()
+    }
+
+    /// Registers the socket with this thread's runtime.
+    pub(crate) fn attach(&mut self, s: tokio::net::TcpStream) {
+        self.0 = Some(s);
+    }
+
+    fn io(&mut self) -> std::io::Result<Pin<&mut tokio::net::TcpStream>> {
+        self.0.as_mut().map(Pin::new).ok_or_else(not_connected)
+    }
+}
+
+fn not_connected() -> std::io::Error {
+    std::io::ErrorKind::NotConnected.into()
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().io()?.poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.get_mut().io()?.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.get_mut().io()?.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().io()?.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().io()?.poll_shutdown(cx)
+    }
 }

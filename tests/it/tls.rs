@@ -260,6 +260,35 @@ t.join(10)
 assert outcome and outcome[0].startswith("Script killed by user with SCRIPT KILL"), outcome
 assert before.set("k", "v") and before.get("k") == b"v"
 assert runner.get("k") == b"v"
+# The late client, whose handshake the acceptor ran, is the worker's like any other: a script
+# of its own that turns busy leaves the server accepting, and TLS newcomers get -BUSY.
+late_outcome = []
+def run_late():
+    try:
+        late.eval("while true do end", 0)
+    except Exception as e:
+        late_outcome.append(str(e))
+t = threading.Thread(target=run_late)
+t.start()
+deadline = time.time() + 10
+while True:
+    try:
+        before.get("k")
+    except redis.exceptions.ResponseError as e:
+        assert str(e).startswith("BUSY"), e
+        break
+    assert time.time() < deadline, "never busy"
+for _ in range(3):
+    newcomer = client()
+    try:
+        newcomer.get("k")
+        raise AssertionError("served while the script runs")
+    except redis.exceptions.ResponseError as e:
+        assert str(e).startswith("BUSY"), e
+assert newcomer.script_kill()
+t.join(10)
+assert late_outcome and late_outcome[0].startswith("Script killed by user with SCRIPT KILL"), late_outcome
+assert late.get("k") == b"v" and newcomer.get("k") == b"v"
 print("ok")
 "#
     );

@@ -86,9 +86,8 @@ impl Server {
     /// Builds the shared state for `config`, with `workers` worker threads.
     pub fn new(config: Config, clock: Arc<dyn Clock>, workers: usize, config_file: String) -> Self {
         let registry = Registry::new();
-        // One more set of counters and gate slot for connections the acceptor serves itself
-        // (see `fallback_worker`), and a gate slot for the expiry thread.
-        let stats = Stats::new(workers + 1, registry.len());
+        // One gate slot more than workers, for the expiry thread.
+        let stats = Stats::new(workers, registry.len());
         let acl_catalog = Arc::new(registry.catalog());
         let mut acl = tumbler_acl::Acl::new(Arc::clone(&acl_catalog));
         acl.set_pubsub_default(config.acl_pubsub_all.load(Relaxed));
@@ -97,7 +96,7 @@ impl Server {
         let lastsave = clock.wall_us() / 1_000_000;
         Server {
             keyspace: Keyspace::new(config.databases),
-            gate: Gate::new(workers + 2),
+            gate: Gate::new(workers + 1),
             config,
             registry,
             stats,
@@ -194,16 +193,9 @@ impl Server {
         Ok(warnings)
     }
 
-    /// The worker index (statistics, gate slot) of connections the acceptor thread serves
-    /// itself: TLS ones that arrive while the only worker is stuck in a busy script (whose hook
-    /// answers clients but does not run TLS handshakes).
-    pub fn fallback_worker(&self) -> usize {
-        self.workers
-    }
-
     /// Gate slot of the expiry thread.
     pub fn expiry_slot(&self) -> usize {
-        self.workers + 1
+        self.workers
     }
 
     /// Between batches, worker `worker` reclaims a little itself once the time the expiry
