@@ -211,10 +211,12 @@ fn tls_clients_of_a_busy_script_are_answered() {
     let (_t, tls_port) = server_with(dir.path(), "no", &["--io-threads", "1", "--busy-reply-threshold", "20"]);
     let script = format!(
         r#"
-import redis, socket, ssl, threading, time
+import redis, redis.backoff, redis.retry, socket, ssl, threading, time
 def client():
+    # No retries: a request the server leaves unanswered fails the test in 10 s.
     return redis.Redis(host="127.0.0.1", port={tls_port}, ssl=True, ssl_ca_certs="ca.crt",
-                       single_connection_client=True, socket_timeout=10)
+                       single_connection_client=True, socket_timeout=10,
+                       retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0))
 before, runner = client(), client()
 assert before.ping() and runner.ping()
 context = ssl.create_default_context(cafile="ca.crt")
@@ -228,7 +230,7 @@ def run():
         runner.eval("while true do end", 0)
     except Exception as e:
         outcome.append(str(e))
-t = threading.Thread(target=run)
+t = threading.Thread(target=run, daemon=True)
 t.start()
 deadline = time.time() + 10
 while True:
@@ -268,7 +270,7 @@ def run_late():
         late.eval("while true do end", 0)
     except Exception as e:
         late_outcome.append(str(e))
-t = threading.Thread(target=run_late)
+t = threading.Thread(target=run_late, daemon=True)
 t.start()
 deadline = time.time() + 10
 while True:
