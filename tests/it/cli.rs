@@ -20,7 +20,7 @@ fn tumbler_binary() -> PathBuf {
         let _g = LOCK.lock().unwrap();
         let server = server_binary();
         let profile_dir = server.parent().unwrap().to_path_buf();
-        let mut cmd = Command::new(env!("CARGO"));
+        let mut cmd = tumbler_tests::cargo();
         cmd.args(["build", "-q", "-p", "tumbler-cli", "--bin", "tumbler"]);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");

@@ -57,7 +57,7 @@ fn runner(lang: Lang) -> (PathBuf, Vec<PathBuf>) {
             assert!(bin.exists(), "the Rust client binary {} is missing: {INSTALL_HINT}", bin.display());
             // Rebuild if its source changed since scripts/test.sh built it (a no-op otherwise);
             // offline, because the crates were fetched when it was first built.
-            let st = Command::new(env!("CARGO"))
+            let st = tumbler_tests::cargo()
                 .args(["build", "-q", "--offline", "--locked", "--manifest-path"])
                 .arg(project.join("Cargo.toml"))
                 .arg("--target-dir")

@@ -155,6 +155,25 @@ impl Tumbler {
     }
 }
 
+/// `cargo`, without the variables cargo sets for the test process that runs it. Build scripts
+/// that watch one of them (ring's watches `CARGO_MANIFEST_DIR`) would otherwise run again, and
+/// everything above them be rebuilt, here and again at the next `cargo test`.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(env!("CARGO"));
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy();
+        let per_package =
+            ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_"].iter().any(|p| n.starts_with(p))
+                || n == "CARGO_PRIMARY_PACKAGE"
+                || n == "CARGO_TARGET_TMPDIR"
+                || n == "OUT_DIR";
+        if per_package {
+            cmd.env_remove(&name);
+        }
+    }
+    cmd
+}
+
 /// The `tumbler-server` binary of this workspace, built on first use if needed.
 pub fn server_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -166,7 +185,7 @@ pub fn server_binary() -> PathBuf {
         let profile_dir = exe.parent().and_then(|p| p.parent()).unwrap().to_path_buf();
         let bin = profile_dir.join("tumbler-server");
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let mut cmd = Command::new(env!("CARGO"));
+        let mut cmd = cargo();
         cmd.args(["build", "-q", "-p", "tumbler-server", "--bin", "tumbler-server"]);
         if release {
             cmd.arg("--release");
