@@ -418,9 +418,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         let srv = self.srv;
         let mut st = self.st.borrow_mut();
         self.pipelined = batch.ids.n > 1;
-        if batch.ids.n > 0 {
-            // Timed commands have just read the clock (the last one's end); otherwise read it.
-            let end = if dispatch::commands_timed(srv) { st.conn.cmd_start_us } else { srv.clock.mono_us() };
+        // Timed commands counted their own time (`dispatch::call`); untimed ones share the batch's.
+        if batch.ids.n > 0 && !dispatch::commands_timed(srv) {
+            let end = srv.clock.mono_us();
             let t0 = batch.t0.unwrap_or(end);
             batch.ids.attribute(srv, self.worker, end.saturating_sub(t0));
         }

@@ -279,3 +279,67 @@ fn busy_script_scenario(addr: std::net::SocketAddr) -> Vec<(&'static str, String
     note("late: GET after", late.cmd_str(&["GET", "k"]));
     log
 }
+
+/// INFO commandstats' time is each command's own, as Redis counts it: a rejected command gets
+/// none (not a share of its batch's), a queued one none until EXEC runs it, and EXEC's includes
+/// the commands it ran. Times differ from run to run, so calls and rejections are compared
+/// exactly and times by size: the 20 ms DEBUG SLEEPs (and the EXEC around one) on both sides,
+/// everything else far below.
+#[test]
+fn commandstats_count_each_commands_own_time_as_redis() {
+    let redis = RedisServer::start(&[]);
+    let tumbler = Tumbler::start(&[]);
+    // A GET with no key (rejected), then a slow command in the same batch; a transaction
+    // around another.
+    let pipeline: &[u8] = b"*1\r\n$3\r\nGET\r\n*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$4\r\n0.02\r\n\
+        MULTI\r\nDEBUG SLEEP 0.02\r\nSET k v\r\nEXEC\r\n";
+    let seen: Vec<(Vec<Vec<u8>>, Vec<CmdStat>)> = [redis.addr(), tumbler.addr()]
+        .into_iter()
+        .map(|addr| {
+            let mut c = RawConn::connect(addr).unwrap();
+            assert_eq!(c.cmd_str(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+            c.send(pipeline).unwrap();
+            let replies = (0..6).map(|_| c.read_reply().unwrap()).collect();
+            let info = String::from_utf8_lossy(&c.cmd_str(&["INFO", "commandstats"])).into_owned();
+            (replies, commandstats(&info))
+        })
+        .collect();
+    assert_eq!(seen[0].0, seen[1].0, "replies");
+    let sizes = |stats: &[CmdStat]| -> Vec<(String, u64, bool, u64, u64)> {
+        stats
+            .iter()
+            .map(|(name, [calls, usec, rejected, failed])| (name.clone(), *calls, *usec >= 20_000, *rejected, *failed))
+            .collect()
+    };
+    assert_eq!(sizes(&seen[0].1), sizes(&seen[1].1), "redis {:?}\ntumbler {:?}", seen[0].1, seen[1].1);
+    let tumbler_stats = &seen[1].1;
+    let usec = |name: &str| tumbler_stats.iter().find(|(n, _)| n == name).map(|(_, v)| v[1]);
+    assert_eq!(usec("get"), Some(0), "{tumbler_stats:?}");
+    assert!(usec("debug").is_some_and(|u| u >= 40_000), "{tumbler_stats:?}");
+    assert!(usec("exec").is_some_and(|u| u >= 20_000), "{tumbler_stats:?}");
+    assert!(usec("multi").is_some_and(|u| u < 20_000), "{tumbler_stats:?}");
+}
+
+/// A line of INFO commandstats: the command, and its calls, usec, rejected_calls and failed_calls.
+type CmdStat = (String, [u64; 4]);
+
+/// INFO commandstats, by command name.
+fn commandstats(info: &str) -> Vec<CmdStat> {
+    let mut stats: Vec<CmdStat> = info
+        .lines()
+        .filter_map(|l| l.strip_prefix("cmdstat_"))
+        .map(|l| {
+            let (name, fields) = l.split_once(':').expect("cmdstat line");
+            let field = |f: &str| -> u64 {
+                fields
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix(f).and_then(|v| v.strip_prefix('=')))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("{f} in {l}"))
+            };
+            (name.to_string(), [field("calls"), field("usec"), field("rejected_calls"), field("failed_calls")])
+        })
+        .collect();
+    stats.sort();
+    stats
+}

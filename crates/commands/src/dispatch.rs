@@ -11,8 +11,9 @@ use crate::{CmdError, Ctx};
 use std::sync::atomic::Ordering::Relaxed;
 use tumbler_proto::{errors, Args};
 
-/// Runs one command. Returns the id of the command that ran (or was rejected), if the name
-/// resolved to one, so the caller can attribute time to it.
+/// Runs one command. Returns the id of the command if it ran (not if it was rejected or queued
+/// in MULTI, which Redis gives no time), for the caller to share the batch's time among the
+/// commands that ran when they are not timed one by one ([`commands_timed`]).
 pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
     let name = args.get(0);
     // Redis' defence against cross-protocol scripting: a browser POSTing to the port.
@@ -50,20 +51,20 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
         let mut msg = Vec::with_capacity(64);
         errors::wrong_arity(&mut msg, &reg.get(id).fullname);
         reject(ctx, Some(id), &msg);
-        return Some(id);
+        return None;
     }
     // As Redis' authRequired(): a connection that never authenticated may run commands once
     // the default user needs no password any more.
     if !ctx.conn.authenticated && !spec.has(F::NO_AUTH) && ctx.srv.config.has_password.load(Relaxed) {
         reject(ctx, Some(id), errors::NOAUTH.as_bytes());
-        return Some(id);
+        return None;
     }
     if ctx.conn.multi.is_some() && spec.has(F::NO_MULTI) {
         reject(ctx, Some(id), b"ERR Command not allowed inside a transaction");
-        return Some(id);
+        return None;
     }
     if !acl_allows(ctx, id, args) {
-        return Some(id);
+        return None;
     }
     // noeviction: over maxmemory, commands that may grow memory are refused (EXEC when it
     // queued one, and anything queued, as the queue itself grows); reads, deletes and lock
@@ -73,7 +74,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
         spec.has(F::DENYOOM) || queuing || (spec.name == "exec" && ctx.conn.multi.as_ref().is_some_and(|m| m.denyoom));
     if may_grow && out_of_memory(ctx.srv) {
         reject(ctx, Some(id), errors::OOM.as_bytes());
-        return Some(id);
+        return None;
     }
     if ctx.conn.in_subscribed_mode()
         && !matches!(
@@ -96,11 +97,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
             b"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
         );
         reject(ctx, Some(id), &msg);
-        return Some(id);
+        return None;
     }
     if ctx.gate.is_none() && !spec.has(F::ALLOW_BUSY) {
         reject(ctx, Some(id), crate::scripts::BUSY.as_bytes());
-        return Some(id);
+        return None;
     }
 
     let info = &ctx.conn.info;
@@ -117,7 +118,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
             info.multi.store(multi.len() as i32, Relaxed);
             ctx.reply.simple(b"QUEUED");
             apply_reply_mode(ctx, mark);
-            return Some(id);
+            return None;
         }
     }
     call(ctx, id, args);
@@ -200,6 +201,9 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
             ctx.conn.cmd_start_us = end;
         }
         let took = end.saturating_sub(t0);
+        // INFO commandstats' time, as Redis counts it: the command's own, nested ones (run by
+        // EXEC or a script) included.
+        ctx.srv.stats.worker(ctx.worker).add_usec(id, took);
         if ctx.srv.config.latency_tracking.load(Relaxed) {
             ctx.srv.stats.worker(ctx.worker).latency(id, took);
         }
