@@ -48,6 +48,9 @@ pub(crate) struct Control {
     pub(crate) tls: parking_lot::RwLock<Option<Arc<rustls::ServerConfig>>>,
     stop_tx: watch::Sender<bool>,
     pub(crate) stop_rx: watch::Receiver<bool>,
+    /// TLS connections that a busy script's hook took from worker `.2`'s queue before their
+    /// handshake, for the acceptor to run it and send them back.
+    pub(crate) handshakes: mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr, usize)>,
 }
 
 impl Control {
@@ -273,7 +276,9 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
     srv.port.store(u64::from(addrs[0].port()), Relaxed);
     srv.config.running.store(true, Relaxed);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let ctl = Arc::new(Control { srv: srv.clone(), tls: parking_lot::RwLock::new(tls_config), stop_tx, stop_rx });
+    let (handshakes, handshakes_rx) = mpsc::unbounded_channel();
+    let tls = parking_lot::RwLock::new(tls_config);
+    let ctl = Arc::new(Control { srv: srv.clone(), tls, stop_tx, stop_rx, handshakes });
     let weak = Arc::downgrade(&ctl);
     let _ = srv.tls_reload.set(Box::new(move |t| {
         let Some(ctl) = weak.upgrade().filter(|_| t.port > 0) else { return Ok(()) };
@@ -299,7 +304,7 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
         threads.push(
             std::thread::Builder::new()
                 .name("tumbler-accept".into())
-                .spawn(move || acceptor(ctl, listeners, senders, signals))?,
+                .spawn(move || acceptor(ctl, listeners, senders, handshakes_rx, signals))?,
         );
     }
     {
@@ -366,6 +371,7 @@ fn acceptor(
     ctl: Arc<Control>,
     listeners: Vec<(std::net::TcpListener, bool)>,
     senders: Vec<mpsc::UnboundedSender<Accepted>>,
+    mut handshakes: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr, usize)>,
     signals: bool,
 ) {
     let rt = match runtime() {
@@ -453,17 +459,7 @@ fn acceptor(
                     }
                     next = next.wrapping_add(1);
                     if tls && busy == Some(target) {
-                        let (to, ctl) = (senders[target].clone(), ctl.clone());
-                        tokio::task::spawn_local(async move {
-                            let socket = crate::tls::Socket::new(s);
-                            let Some(mut session) = conn::handshake(&ctl, socket, peer).await else { return };
-                            match session.get_mut().0.detach() {
-                                Ok(std) => {
-                                    let _ = to.send((std, peer, conn::Arrival::Handshaken(Box::new(session))));
-                                }
-                                Err(e) => tracing::warn!("cannot hand over the connection from {peer}: {e}"),
-                            }
-                        });
+                        handshake_for(&ctl, s, peer, senders[target].clone());
                         continue;
                     }
                     let Ok(std) = s.into_std() else { continue };
@@ -472,8 +468,31 @@ fn acceptor(
                         break;
                     }
                 }
+                m = handshakes.recv() => {
+                    let Some((s, peer, worker)) = m else { continue };
+                    match tokio::net::TcpStream::from_std(s) {
+                        Ok(s) => handshake_for(&ctl, s, peer, senders[worker].clone()),
+                        Err(e) => tracing::warn!("cannot register connection from {peer}: {e}"),
+                    }
+                }
                 _ = stop.changed() => break,
             }
+        }
+    });
+}
+
+/// Runs a TLS connection's handshake on the acceptor thread, in a task of its own, then sends
+/// the connection to the worker's queue (`to`): for a worker busy in a script, whose hook
+/// answers clients but runs no handshakes.
+fn handshake_for(ctl: &Arc<Control>, s: tokio::net::TcpStream, peer: SocketAddr, to: mpsc::UnboundedSender<Accepted>) {
+    let ctl = ctl.clone();
+    tokio::task::spawn_local(async move {
+        let Some(mut session) = conn::handshake(&ctl, tls::Socket::new(s), peer).await else { return };
+        match session.get_mut().0.detach() {
+            Ok(std) => {
+                let _ = to.send((std, peer, conn::Arrival::Handshaken(Box::new(session))));
+            }
+            Err(e) => tracing::warn!("cannot hand over the connection from {peer}: {e}"),
         }
     });
 }

@@ -208,7 +208,7 @@ fn rotation(start: impl Fn(&Path) -> (Box<dyn std::any::Any>, SocketAddr, u16)) 
 fn tls_clients_of_a_busy_script_are_answered() {
     let dir = tempfile::tempdir().unwrap();
     tumbler_tests::tls_certificates(dir.path());
-    let (_t, tls_port) = server_with(dir.path(), "no", &["--io-threads", "1", "--busy-reply-threshold", "20"]);
+    let (_t, tls_port) = server_with(dir.path(), "no", &["--io-threads", "1", "--busy-reply-threshold", "500"]);
     let script = format!(
         r#"
 import redis, redis.backoff, redis.retry, socket, ssl, threading, time
@@ -232,6 +232,16 @@ def run():
         outcome.append(str(e))
 t = threading.Thread(target=run, daemon=True)
 t.start()
+# A TLS client that connects while the script runs but before it turns busy waits in the
+# worker's queue with its handshake to do: once the script is busy, the hook hands it to the
+# acceptor for the handshake, and it gets -BUSY.
+time.sleep(0.1)
+early = client()
+try:
+    early.get("k")
+    raise AssertionError("served while the script runs")
+except redis.exceptions.ResponseError as e:
+    assert str(e).startswith("BUSY"), e
 deadline = time.time() + 10
 while True:
     try:
