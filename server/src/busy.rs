@@ -31,7 +31,7 @@ use std::rc::{Rc, Weak};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tumbler_commands::dispatch::{self, dispatch};
+use tumbler_commands::dispatch::dispatch;
 use tumbler_commands::{Ctx, Server};
 use tumbler_proto::Step;
 
@@ -590,8 +590,8 @@ fn run_requests(srv: &Server, ctl: Option<&Control>, worker: usize, st: &mut Con
         // Only `allow-busy` commands run here, and none of them blocks.
         debug_assert!(st.conn.blocked.is_none());
     }
-    // INFO commandstats' time, shared as the task shares a batch's when commands are not timed.
-    if !ids.is_empty() && !dispatch::commands_timed(srv) {
+    // INFO commandstats' time of commands that ran untimed, shared as the task shares a batch's.
+    if !ids.is_empty() {
         ids.attribute(srv, worker, srv.clock.mono_us().saturating_sub(t0));
     }
     let info = &st.conn.info;

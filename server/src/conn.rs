@@ -417,9 +417,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         };
         let srv = self.srv;
         let mut st = self.st.borrow_mut();
-        self.pipelined = batch.ids.n > 1;
-        // Timed commands counted their own time (`dispatch::call`); untimed ones share the batch's.
-        if batch.ids.n > 0 && !dispatch::commands_timed(srv) {
+        self.pipelined = batch.requests > 1;
+        // Commands that ran untimed share the batch's time (timed ones counted their own).
+        if batch.ids.n > 0 {
             let end = srv.clock.mono_us();
             let t0 = batch.t0.unwrap_or(end);
             batch.ids.attribute(srv, self.worker, end.saturating_sub(t0));
@@ -471,6 +471,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             };
             let consumed = match step {
                 Ok(Step::Request { args, consumed }) => {
+                    batch.requests += 1;
                     if let Some(id) = dispatch(&mut ctx, args) {
                         batch.ids.push(id);
                     }
@@ -720,12 +721,14 @@ async fn idle(secs: u64) {
 #[derive(Default)]
 struct Batch {
     ids: BatchIds,
+    /// Requests read, whether they ran or not.
+    requests: usize,
     /// Where the batch's time counts from: its first pass through the gate.
     t0: Option<u64>,
 }
 
-/// Command ids run in one batch, to share the batch's duration among them for INFO
-/// commandstats without reading the clock per command.
+/// Ids of the commands of one batch that ran untimed, to share the batch's duration among them
+/// for INFO commandstats without reading the clock per command.
 #[derive(Default)]
 pub(crate) struct BatchIds {
     inline: [tumbler_commands::CommandId; 16],

@@ -283,41 +283,55 @@ fn busy_script_scenario(addr: std::net::SocketAddr) -> Vec<(&'static str, String
 /// INFO commandstats' time is each command's own, as Redis counts it: a rejected command gets
 /// none (not a share of its batch's), a queued one none until EXEC runs it, and EXEC's includes
 /// the commands it ran. Times differ from run to run, so calls and rejections are compared
-/// exactly and times by size: the 20 ms DEBUG SLEEPs (and the EXEC around one) on both sides,
+/// exactly and times by size: the 100 ms DEBUG SLEEPs (and the EXEC around one) on both sides,
 /// everything else far below.
+///
+/// With latency tracking, the slowlog and the latency monitor all off, tumbler reads the clock
+/// per batch, not per command, and shares the batch's time among the commands that ran (a
+/// deliberate difference): a rejected one still gets none.
 #[test]
 fn commandstats_count_each_commands_own_time_as_redis() {
     let redis = RedisServer::start(&[]);
     let tumbler = Tumbler::start(&[]);
     // A GET with no key (rejected), then a slow command in the same batch; a transaction
     // around another.
-    let pipeline: &[u8] = b"*1\r\n$3\r\nGET\r\n*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$4\r\n0.02\r\n\
-        MULTI\r\nDEBUG SLEEP 0.02\r\nSET k v\r\nEXEC\r\n";
-    let seen: Vec<(Vec<Vec<u8>>, Vec<CmdStat>)> = [redis.addr(), tumbler.addr()]
-        .into_iter()
-        .map(|addr| {
-            let mut c = RawConn::connect(addr).unwrap();
-            assert_eq!(c.cmd_str(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
-            c.send(pipeline).unwrap();
-            let replies = (0..6).map(|_| c.read_reply().unwrap()).collect();
-            let info = String::from_utf8_lossy(&c.cmd_str(&["INFO", "commandstats"])).into_owned();
-            (replies, commandstats(&info))
-        })
-        .collect();
-    assert_eq!(seen[0].0, seen[1].0, "replies");
-    let sizes = |stats: &[CmdStat]| -> Vec<(String, u64, bool, u64, u64)> {
-        stats
-            .iter()
-            .map(|(name, [calls, usec, rejected, failed])| (name.clone(), *calls, *usec >= 20_000, *rejected, *failed))
-            .collect()
+    let pipeline: &[u8] = b"*1\r\n$3\r\nGET\r\n*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$3\r\n0.1\r\n\
+        MULTI\r\nDEBUG SLEEP 0.1\r\nSET k v\r\nEXEC\r\n";
+    let run = |addr, setup: &[&[&str]]| -> (Vec<Vec<u8>>, Vec<CmdStat>) {
+        let mut c = RawConn::connect(addr).unwrap();
+        for cmd in setup {
+            assert_eq!(c.cmd_str(cmd), b"+OK\r\n", "{cmd:?}");
+        }
+        assert_eq!(c.cmd_str(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+        c.send(pipeline).unwrap();
+        let replies = (0..6).map(|_| c.read_reply().unwrap()).collect();
+        let info = String::from_utf8_lossy(&c.cmd_str(&["INFO", "commandstats"])).into_owned();
+        (replies, commandstats(&info))
     };
+    let counts = |stats: &[CmdStat]| -> Vec<(String, u64, u64, u64)> {
+        stats.iter().map(|(name, [calls, _, rejected, failed])| (name.clone(), *calls, *rejected, *failed)).collect()
+    };
+    let usec = |stats: &[CmdStat], name: &str| stats.iter().find(|(n, _)| n == name).map(|(_, v)| v[1]);
+
+    let seen = [run(redis.addr(), &[]), run(tumbler.addr(), &[])];
+    assert_eq!(seen[0].0, seen[1].0, "replies");
+    let sizes = |stats: &[CmdStat]| -> Vec<(String, bool)> {
+        stats.iter().map(|(name, v)| (name.clone(), v[1] >= 50_000)).collect()
+    };
+    assert_eq!(counts(&seen[0].1), counts(&seen[1].1), "redis {:?}\ntumbler {:?}", seen[0].1, seen[1].1);
     assert_eq!(sizes(&seen[0].1), sizes(&seen[1].1), "redis {:?}\ntumbler {:?}", seen[0].1, seen[1].1);
-    let tumbler_stats = &seen[1].1;
-    let usec = |name: &str| tumbler_stats.iter().find(|(n, _)| n == name).map(|(_, v)| v[1]);
-    assert_eq!(usec("get"), Some(0), "{tumbler_stats:?}");
-    assert!(usec("debug").is_some_and(|u| u >= 40_000), "{tumbler_stats:?}");
-    assert!(usec("exec").is_some_and(|u| u >= 20_000), "{tumbler_stats:?}");
-    assert!(usec("multi").is_some_and(|u| u < 20_000), "{tumbler_stats:?}");
+    let stats = &seen[1].1;
+    assert_eq!(usec(stats, "get"), Some(0), "{stats:?}");
+    assert!(usec(stats, "debug").is_some_and(|u| u >= 200_000), "{stats:?}");
+    assert!(usec(stats, "exec").is_some_and(|u| u >= 100_000), "{stats:?}");
+    assert!(usec(stats, "multi").is_some_and(|u| u < 50_000), "{stats:?}");
+
+    let untimed: &[&[&str]] =
+        &[&["CONFIG", "SET", "latency-tracking", "no"], &["CONFIG", "SET", "slowlog-log-slower-than", "-1"]];
+    let seen = [run(redis.addr(), untimed), run(tumbler.addr(), untimed)];
+    assert_eq!(seen[0].0, seen[1].0, "replies");
+    assert_eq!(counts(&seen[0].1), counts(&seen[1].1), "redis {:?}\ntumbler {:?}", seen[0].1, seen[1].1);
+    assert_eq!(usec(&seen[1].1, "get"), Some(0), "{:?}", seen[1].1);
 }
 
 /// A line of INFO commandstats: the command, and its calls, usec, rejected_calls and failed_calls.

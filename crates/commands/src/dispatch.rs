@@ -11,10 +11,26 @@ use crate::{CmdError, Ctx};
 use std::sync::atomic::Ordering::Relaxed;
 use tumbler_proto::{errors, Args};
 
-/// Runs one command. Returns the id of the command if it ran (not if it was rejected or queued
-/// in MULTI, which Redis gives no time), for the caller to share the batch's time among the
-/// commands that ran when they are not timed one by one ([`commands_timed`]).
+/// Runs one command. Returns the id of the command if it ran without being timed
+/// ([`commands_timed`]), for the caller to give it a share of the batch's time in INFO
+/// commandstats; a timed command counted its own, and one rejected or queued in MULTI gets
+/// none, as in Redis.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
+    match run(ctx, args) {
+        Some((id, false)) => Some(id),
+        Some((_, true)) => None,
+        None => {
+            // Its time is not the next command's either.
+            if commands_timed(ctx.srv) {
+                ctx.conn.cmd_start_us = ctx.srv.clock.mono_us();
+            }
+            None
+        }
+    }
+}
+
+/// [`dispatch`]: the command's id and whether it was timed, if it ran.
+fn run(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<(CommandId, bool)> {
     let name = args.get(0);
     // Redis' defence against cross-protocol scripting: a browser POSTing to the port.
     if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
@@ -121,12 +137,16 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
             return None;
         }
     }
-    call(ctx, id, args);
+    let timed = call(ctx, id, args);
     apply_reply_mode(ctx, mark);
     if !ctx.conn.ready.is_empty() && !ctx.conn.no_block {
         crate::cmd::lists::serve_ready(ctx);
+        // Serving the clients blocked on its keys is not the next command's time.
+        if timed {
+            ctx.conn.cmd_start_us = ctx.srv.clock.mono_us();
+        }
     }
-    Some(id)
+    Some((id, timed))
 }
 
 /// The ACL check: true when the connection's user may run the command. A user with every
@@ -165,8 +185,9 @@ fn check_restricted(ctx: &mut Ctx<'_>, user: &tumbler_acl::User, id: CommandId, 
 }
 
 /// Runs a command that passed the checks (from the dispatcher, or queued and now run by
-/// EXEC), counting its call and any error it replied.
-pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
+/// EXEC), counting its call and any error it replied. Returns whether it was timed (and its
+/// time counted).
+pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) -> bool {
     let spec = ctx.srv.registry.get(id).spec;
     let errors_before = ctx.reply.error_count();
     let mark = ctx.reply.len();
@@ -202,7 +223,8 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
         }
         let took = end.saturating_sub(t0);
         // INFO commandstats' time, as Redis counts it: the command's own, nested ones (run by
-        // EXEC or a script) included.
+        // EXEC or a script) included. (Untimed, a top-level command gets a share of its
+        // batch's time from the caller of `dispatch`, and a nested one none.)
         ctx.srv.stats.worker(ctx.worker).add_usec(id, took);
         if ctx.srv.config.latency_tracking.load(Relaxed) {
             ctx.srv.stats.worker(ctx.worker).latency(id, took);
@@ -226,6 +248,7 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
         }
     }
     ctx.srv.stats.worker(ctx.worker).call(id, failed);
+    timed
 }
 
 /// True when commands are timed one by one (latency tracking, SLOWLOG or the latency monitor
