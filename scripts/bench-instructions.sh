@@ -8,6 +8,10 @@
 # then its counters are zeroed, one workload runs, and the counters are dumped before the
 # server is shut down (so neither startup nor shutdown is counted).
 #
+# A second table gives, per request, the calls each server made into its allocator
+# (allocations, frees), the clock and the kernel (system calls), from the same counts
+# (scripts/callgrind-calls.py).
+#
 # Usage: scripts/bench-instructions.sh [--requests 200000] [--workloads set-nx-px,get,evalsha-cad]
 #        (also: del, pexpire)
 #        [--no-build]
@@ -50,7 +54,8 @@ free_port() {
 cad="if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 token=01234567890123456789
 
-# count SERVER WORKLOAD: prints the instructions per request of one workload on one server.
+# count SERVER WORKLOAD: prints the instructions per request of one workload on one server,
+# then its allocations, frees, clock reads and system calls per request.
 count() {
   local server=$1 workload=$2 port out
   port=$(free_port)
@@ -88,14 +93,25 @@ count() {
   vg_pid=
   # The dump taken by callgrind_control is the file with the highest count; the final one
   # (shutdown) counts only what came after it.
-  local total
-  total=$(grep -h '^summary:' "$out".* | awk '{print $2}' | sort -n | tail -1)
-  echo $((total / requests))
+  local total dump
+  dump=$(grep -H '^summary:' "$out".* | sort -t' ' -k2 -n | tail -1 | cut -d: -f1)
+  total=$(grep -h '^summary:' "$dump" | awk '{print $2}')
+  echo "$((total / requests)) $(python3 scripts/callgrind-calls.py "$requests" "$dump")"
 }
 
+declare -A calls
 printf '%-12s %12s %12s %7s\n' workload redis tumbler ratio
 for w in ${workloads//,/ }; do
-  r=$(count redis "$w")
-  t=$(count tumbler "$w")
+  read -r r r_calls < <(count redis "$w")
+  read -r t t_calls < <(count tumbler "$w")
+  calls[$w]="$r_calls|$t_calls"
   printf '%-12s %12s %12s %7.2f\n' "$w" "$r" "$t" "$(echo "$t / $r" | bc -l)"
+done
+echo
+echo "calls per request"
+printf '%-12s %-8s %12s %8s %12s %13s\n' workload server allocations frees 'clock reads' 'system calls'
+for w in ${workloads//,/ }; do
+  IFS='|' read -r r_calls t_calls <<<"${calls[$w]}"
+  printf '%-12s %-8s %12s %8s %12s %13s\n' "$w" redis $r_calls
+  printf '%-12s %-8s %12s %8s %12s %13s\n' "$w" tumbler $t_calls
 done
