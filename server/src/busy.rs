@@ -371,13 +371,13 @@ pub(crate) fn serve(srv: &Server, now_ms: u64) {
     let Some((inbox, ctl, worker)) = queued else { return };
     // Connections accepted for this worker since the script started get their task, and are
     // registered to be served below. One that still needs its TLS handshake goes back to the
-    // acceptor, which runs it and queues the connection here again; those accepted once the
-    // script is busy had theirs there already.
+    // acceptor, which runs it and queues the connection again (to a worker that is not busy,
+    // if there is one); those accepted once the script is busy had theirs there already.
     if let (Some(inbox), Some(ctl)) = (inbox, ctl.as_ref()) {
         while let Some((s, peer, arrival)) = inbox.try_borrow_mut().ok().and_then(|mut rx| rx.try_recv().ok()) {
             match arrival {
                 conn::Arrival::Tls => {
-                    let _ = ctl.handshakes.send((s, peer, worker));
+                    let _ = ctl.handshakes.send((s, peer));
                 }
                 arrival => crate::start_connection(s, peer, ctl, worker, arrival),
             }

@@ -48,9 +48,9 @@ pub(crate) struct Control {
     pub(crate) tls: parking_lot::RwLock<Option<Arc<rustls::ServerConfig>>>,
     stop_tx: watch::Sender<bool>,
     pub(crate) stop_rx: watch::Receiver<bool>,
-    /// TLS connections that a busy script's hook took from worker `.2`'s queue before their
-    /// handshake, for the acceptor to run it and send them back.
-    pub(crate) handshakes: mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr, usize)>,
+    /// TLS connections that a busy script's hook took from its worker's queue before their
+    /// handshake, for the acceptor to run it and queue them again.
+    pub(crate) handshakes: mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>,
 }
 
 impl Control {
@@ -371,7 +371,7 @@ fn acceptor(
     ctl: Arc<Control>,
     listeners: Vec<(std::net::TcpListener, bool)>,
     senders: Vec<mpsc::UnboundedSender<Accepted>>,
-    mut handshakes: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr, usize)>,
+    mut handshakes: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
     signals: bool,
 ) {
     let rt = match runtime() {
@@ -446,18 +446,10 @@ fn acceptor(
                         let _ = s.write_all(PROTECTED_MODE_DENIED).await;
                         continue;
                     }
-                    // Not to a worker stuck in a busy script, which answers its clients only
-                    // from the script's hook, about once a millisecond (`busy`), if there is
-                    // another. With none, the connection goes to it all the same: the hook
-                    // takes it from the queue. The hook runs no TLS handshakes, so a TLS
-                    // connection has its handshake here first.
+                    // The hook of a busy script runs no TLS handshakes, so a TLS connection
+                    // for a busy worker has its handshake here first.
                     let busy = srv.scripts.busy_worker();
-                    let mut target = next % senders.len();
-                    if senders.len() > 1 && busy == Some(target) {
-                        next = next.wrapping_add(1);
-                        target = next % senders.len();
-                    }
-                    next = next.wrapping_add(1);
+                    let target = pick_worker(&mut next, senders.len(), busy);
                     if tls && busy == Some(target) {
                         handshake_for(&ctl, s, peer, senders[target].clone());
                         continue;
@@ -469,9 +461,12 @@ fn acceptor(
                     }
                 }
                 m = handshakes.recv() => {
-                    let Some((s, peer, worker)) = m else { continue };
+                    // Its handshake here whatever the worker it goes to next, so that it
+                    // never comes back.
+                    let Some((s, peer)) = m else { continue };
+                    let target = pick_worker(&mut next, senders.len(), ctl.srv.scripts.busy_worker());
                     match tokio::net::TcpStream::from_std(s) {
-                        Ok(s) => handshake_for(&ctl, s, peer, senders[worker].clone()),
+                        Ok(s) => handshake_for(&ctl, s, peer, senders[target].clone()),
                         Err(e) => tracing::warn!("cannot register connection from {peer}: {e}"),
                     }
                 }
@@ -479,6 +474,20 @@ fn acceptor(
             }
         }
     });
+}
+
+/// The worker for the next connection, in turn, but not one stuck in a busy script (which
+/// answers its clients only from the script's hook, about once a millisecond) if there is
+/// another. With none, the connection goes to it all the same: the hook takes it from the
+/// queue.
+fn pick_worker(next: &mut usize, workers: usize, busy: Option<usize>) -> usize {
+    let mut target = *next % workers;
+    if workers > 1 && busy == Some(target) {
+        *next = next.wrapping_add(1);
+        target = *next % workers;
+    }
+    *next = next.wrapping_add(1);
+    target
 }
 
 /// Runs a TLS connection's handshake on the acceptor thread, in a task of its own, then sends
