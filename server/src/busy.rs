@@ -545,6 +545,7 @@ fn run_requests(srv: &Server, ctl: Option<&Control>, worker: usize, st: &mut Con
     conn::take_outbox(&st.conn.info.clone(), &mut st.reply);
     let now = conn::start_commands(srv, &mut st.conn);
     let t0 = st.conn.cmd_start_us;
+    st.conn.timed = tumbler_commands::dispatch::commands_timed(srv);
     let mut ids = conn::BatchIds::default();
     let mut gate = None;
     while st.reply.len() < FLUSH_AT {

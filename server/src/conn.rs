@@ -443,7 +443,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         // TTLs this batch sets.
         let mut gate: Option<Passage> = srv.enter(self.worker).map(Passage::from);
         let mut now = start_commands(srv, &mut st.conn);
-        batch.t0.get_or_insert(st.conn.cmd_start_us);
+        if batch.t0.is_none() {
+            batch.t0 = Some(st.conn.cmd_start_us);
+            st.conn.timed = dispatch::commands_timed(srv);
+        }
         loop {
             if gate.is_none() {
                 // Busy mode: check again before each command whether the script has ended.

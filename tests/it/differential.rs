@@ -331,7 +331,33 @@ fn commandstats_count_each_commands_own_time_as_redis() {
     let seen = [run(redis.addr(), untimed), run(tumbler.addr(), untimed)];
     assert_eq!(seen[0].0, seen[1].0, "replies");
     assert_eq!(counts(&seen[0].1), counts(&seen[1].1), "redis {:?}\ntumbler {:?}", seen[0].1, seen[1].1);
-    assert_eq!(usec(&seen[1].1, "get"), Some(0), "{:?}", seen[1].1);
+    let stats = &seen[1].1;
+    assert_eq!(usec(stats, "get"), Some(0), "{stats:?}");
+    assert!(usec(stats, "debug").is_some_and(|u| u >= 50_000), "{stats:?}");
+
+    // Timing turned off in the middle of a batch takes effect from the next: the commands
+    // after it are still timed, each with its own time, as in Redis.
+    let toggle: &[u8] = b"CONFIG SET latency-tracking no\r\nCONFIG SET slowlog-log-slower-than -1\r\n\
+        DEBUG SLEEP 0.2\r\nPING\r\n";
+    let seen: Vec<Vec<CmdStat>> = [redis.addr(), tumbler.addr()]
+        .into_iter()
+        .map(|addr| {
+            let mut c = RawConn::connect(addr).unwrap();
+            for cmd in [["CONFIG", "SET", "latency-tracking", "yes"], ["CONFIG", "SET", "slowlog-log-slower-than", "0"]]
+            {
+                assert_eq!(c.cmd_str(&cmd), b"+OK\r\n");
+            }
+            assert_eq!(c.cmd_str(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+            c.send(toggle).unwrap();
+            for _ in 0..4 {
+                c.read_reply().unwrap();
+            }
+            commandstats(&String::from_utf8_lossy(&c.cmd_str(&["INFO", "commandstats"])))
+        })
+        .collect();
+    assert_eq!(counts(&seen[0]), counts(&seen[1]), "redis {:?}\ntumbler {:?}", seen[0], seen[1]);
+    assert_eq!(sizes(&seen[0]), sizes(&seen[1]), "redis {:?}\ntumbler {:?}", seen[0], seen[1]);
+    assert!(usec(&seen[1], "ping").is_some_and(|u| u < 50_000), "{:?}", seen[1]);
 }
 
 /// A line of INFO commandstats: the command, and its calls, usec, rejected_calls and failed_calls.

@@ -100,6 +100,7 @@ fn run(srv: &Server, conn: &mut Conn, reply: &mut Reply, input: &[u8]) -> usize 
         let mut gate = Some(Passage::from(srv.gate.shared(0)));
         let us = srv.clock.mono_us();
         conn.cmd_start_us = us;
+        conn.timed = tumbler_commands::dispatch::commands_timed(srv);
         let mut now = us / 1000;
         for _ in 0..BATCH {
             if pos >= input.len() {

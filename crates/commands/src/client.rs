@@ -306,6 +306,10 @@ pub struct Conn {
     /// a batch starts and by each command as it ends, so that timing a command (SLOWLOG,
     /// LATENCY) costs one clock read, not two.
     pub cmd_start_us: u64,
+    /// The top-level commands of the current batch are timed one by one ([`crate::dispatch::commands_timed`]
+    /// as the batch started): decided once per batch, so that a CONFIG SET in its middle takes
+    /// effect from the next and no command is both timed and given a share of the batch.
+    pub timed: bool,
 }
 
 /// A SHUTDOWN request, executed by the network layer.
@@ -341,6 +345,7 @@ impl Conn {
             watched: Vec::new(),
             exclusive: false,
             cmd_start_us: 0,
+            timed: false,
         }
     }
 

@@ -21,7 +21,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
         Some((_, true)) => None,
         None => {
             // Its time is not the next command's either.
-            if commands_timed(ctx.srv) {
+            if ctx.conn.timed {
                 ctx.conn.cmd_start_us = ctx.srv.clock.mono_us();
             }
             None
@@ -191,10 +191,10 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) -> bool {
     let spec = ctx.srv.registry.get(id).spec;
     let errors_before = ctx.reply.error_count();
     let mark = ctx.reply.len();
-    let timed = commands_timed(ctx.srv);
-    // Commands run by EXEC or a script are timed on their own; a top-level one starts where
-    // the previous one (or the batch) ended.
+    // Commands run by EXEC or a script are timed on their own (they never share a batch's
+    // time); a top-level one starts where the previous one (or the batch) ended.
     let nested = ctx.conn.exclusive || ctx.conn.in_script;
+    let timed = if nested { commands_timed(ctx.srv) } else { ctx.conn.timed };
     let started = timed.then(|| if nested { ctx.srv.clock.mono_us() } else { ctx.conn.cmd_start_us });
     let result =
         if spec.has(F::EXCLUSIVE) { ctx.exclusive(|ctx| (spec.handler)(ctx, args)) } else { (spec.handler)(ctx, args) };
