@@ -12,14 +12,12 @@
 //! to pick them up once the script is over.
 //!
 //! Connections accepted for the worker while the script ran wait in its queue: the hook takes
-//! them from there and serves them too, as Redis' event loop accepts while a script runs. The
-//! hook runs no TLS handshakes: the acceptor runs those of connections made while the worker
-//! is busy, and of those the hook finds in the queue still needing one, and queues them again.
+//! them from there and serves them too, as Redis' event loop accepts while a script runs (TLS
+//! ones come with their handshake done by the acceptor thread).
 //!
 //! TLS connections are served through their rustls session, driven directly over the socket
 //! ([`HookIo`]). Not served: a connection in the middle of a batch or a write, one blocked in
-//! BLPOP and the like, one whose task had begun its TLS handshake before the script. They wait
-//! for the script, as they would for a long command.
+//! BLPOP and the like. They wait for the script, as they would for a long command.
 
 use crate::conn::{self, ConnState, FLUSH_AT, READ_CHUNK};
 use crate::signal::Signal;
@@ -50,7 +48,7 @@ struct Entry {
     watched: bool,
 }
 
-/// This thread's connections (TLS ones once their handshake is done).
+/// This thread's connections.
 #[derive(Default)]
 struct Registry {
     slots: Vec<Option<Entry>>,
@@ -370,17 +368,10 @@ pub(crate) fn serve(srv: &Server, now_ms: u64) {
     });
     let Some((inbox, ctl, worker)) = queued else { return };
     // Connections accepted for this worker since the script started get their task, and are
-    // registered to be served below. One that still needs its TLS handshake goes back to the
-    // acceptor, which runs it and queues the connection again (to a worker that is not busy,
-    // if there is one); those accepted once the script is busy had theirs there already.
+    // registered to be served below.
     if let (Some(inbox), Some(ctl)) = (inbox, ctl.as_ref()) {
         while let Some((s, peer, arrival)) = inbox.try_borrow_mut().ok().and_then(|mut rx| rx.try_recv().ok()) {
-            match arrival {
-                conn::Arrival::Tls => {
-                    let _ = ctl.handshakes.send((s, peer));
-                }
-                arrival => crate::start_connection(s, peer, ctl, worker, arrival),
-            }
+            crate::start_connection(s, peer, ctl, worker, arrival);
         }
     }
     REGISTRY.with(|r| {

@@ -92,16 +92,13 @@ struct Connection<'a, S> {
 /// How an accepted connection comes to its worker.
 pub(crate) enum Arrival {
     Plain,
-    /// On the TLS port: the handshake comes first.
-    Tls,
-    /// On the TLS port, its handshake done by the acceptor thread because the worker was busy
-    /// in a script ([`handshake`]); its socket is to be attached to this thread's runtime.
-    Handshaken(Box<TlsConn>),
+    /// On the TLS port, its handshake done by the acceptor thread ([`handshake`]); its socket
+    /// is to be attached to this thread's runtime.
+    Tls(Box<TlsConn>),
 }
 
-/// Starts serving an accepted connection on this thread, in a task of its own. A connection is
-/// known to the busy-script hook from now on, before its task first runs; one that arrives for
-/// its TLS handshake, once that is done.
+/// Starts serving an accepted connection on this thread, in a task of its own. The connection
+/// is known to the busy-script hook from now on, before its task first runs.
 pub(crate) fn spawn(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, worker: usize, arrival: Arrival) {
     let _ = stream.set_nodelay(true);
     // tcp-keepalive: probe idle peers so dead ones (a crashed lock holder's host) are noticed.
@@ -125,14 +122,7 @@ pub(crate) fn spawn(stream: TcpStream, peer: SocketAddr, ctl: Arc<Control>, work
             let client = Client::new(&ctl, peer, local, fd, worker, &stream);
             tokio::task::spawn_local(serve_stream(stream, client, ctl, worker));
         }
-        Arrival::Tls => {
-            tokio::task::spawn_local(async move {
-                let Some(tls) = handshake(&ctl, Socket::new(stream), peer).await else { return };
-                let (stream, client) = tls_client(&ctl, peer, local, fd, worker, tls);
-                serve_stream(stream, client, ctl, worker).await;
-            });
-        }
-        Arrival::Handshaken(mut tls) => {
+        Arrival::Tls(mut tls) => {
             tls.get_mut().0.attach(stream);
             let (stream, client) = tls_client(&ctl, peer, local, fd, worker, *tls);
             tokio::task::spawn_local(serve_stream(stream, client, ctl, worker));
@@ -159,7 +149,7 @@ pub(crate) async fn handshake(ctl: &Control, socket: Socket, peer: SocketAddr) -
 
 /// A client for a TLS connection whose handshake is done. What the client sent along with the
 /// handshake, already decrypted in the session, is moved to the read buffer, and the
-/// connection is marked as served: the busy-script hook, which runs what a socket's readiness
+/// connection is marked as served: a busy script's hook, which runs what a socket's readiness
 /// shows it, would not see it otherwise.
 fn tls_client(
     ctl: &Arc<Control>,

@@ -48,9 +48,6 @@ pub(crate) struct Control {
     pub(crate) tls: parking_lot::RwLock<Option<Arc<rustls::ServerConfig>>>,
     stop_tx: watch::Sender<bool>,
     pub(crate) stop_rx: watch::Receiver<bool>,
-    /// TLS connections that a busy script's hook took from its worker's queue before their
-    /// handshake, for the acceptor to run it and queue them again.
-    pub(crate) handshakes: mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>,
 }
 
 impl Control {
@@ -276,9 +273,8 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
     srv.port.store(u64::from(addrs[0].port()), Relaxed);
     srv.config.running.store(true, Relaxed);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (handshakes, handshakes_rx) = mpsc::unbounded_channel();
     let tls = parking_lot::RwLock::new(tls_config);
-    let ctl = Arc::new(Control { srv: srv.clone(), tls, stop_tx, stop_rx, handshakes });
+    let ctl = Arc::new(Control { srv: srv.clone(), tls, stop_tx, stop_rx });
     let weak = Arc::downgrade(&ctl);
     let _ = srv.tls_reload.set(Box::new(move |t| {
         let Some(ctl) = weak.upgrade().filter(|_| t.port > 0) else { return Ok(()) };
@@ -304,7 +300,7 @@ pub fn start(cfg: Config, opts: StartOptions) -> std::io::Result<ServerHandle> {
         threads.push(
             std::thread::Builder::new()
                 .name("tumbler-accept".into())
-                .spawn(move || acceptor(ctl, listeners, senders, handshakes_rx, signals))?,
+                .spawn(move || acceptor(ctl, listeners, senders, signals))?,
         );
     }
     {
@@ -371,7 +367,6 @@ fn acceptor(
     ctl: Arc<Control>,
     listeners: Vec<(std::net::TcpListener, bool)>,
     senders: Vec<mpsc::UnboundedSender<Accepted>>,
-    mut handshakes: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
     signals: bool,
 ) {
     let rt = match runtime() {
@@ -382,7 +377,7 @@ fn acceptor(
             return;
         }
     };
-    // A LocalSet: TLS handshakes the acceptor runs for a busy worker are tasks on this thread.
+    // A LocalSet: TLS handshakes are tasks on this thread.
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
         let (conn_tx, mut conn_rx) = mpsc::unbounded_channel();
@@ -446,28 +441,14 @@ fn acceptor(
                         let _ = s.write_all(PROTECTED_MODE_DENIED).await;
                         continue;
                     }
-                    // The hook of a busy script runs no TLS handshakes, so a TLS connection
-                    // for a busy worker has its handshake here first.
-                    let busy = srv.scripts.busy_worker();
-                    let target = pick_worker(&mut next, senders.len(), busy);
-                    if tls && busy == Some(target) {
+                    let target = pick_worker(&mut next, senders.len(), srv.scripts.busy_worker());
+                    if tls {
                         handshake_for(&ctl, s, peer, senders[target].clone());
                         continue;
                     }
                     let Ok(std) = s.into_std() else { continue };
-                    let arrival = if tls { conn::Arrival::Tls } else { conn::Arrival::Plain };
-                    if senders[target].send((std, peer, arrival)).is_err() {
+                    if senders[target].send((std, peer, conn::Arrival::Plain)).is_err() {
                         break;
-                    }
-                }
-                m = handshakes.recv() => {
-                    // Its handshake here whatever the worker it goes to next, so that it
-                    // never comes back.
-                    let Some((s, peer)) = m else { continue };
-                    let target = pick_worker(&mut next, senders.len(), ctl.srv.scripts.busy_worker());
-                    match tokio::net::TcpStream::from_std(s) {
-                        Ok(s) => handshake_for(&ctl, s, peer, senders[target].clone()),
-                        Err(e) => tracing::warn!("cannot register connection from {peer}: {e}"),
                     }
                 }
                 _ = stop.changed() => break,
@@ -491,15 +472,17 @@ fn pick_worker(next: &mut usize, workers: usize, busy: Option<usize>) -> usize {
 }
 
 /// Runs a TLS connection's handshake on the acceptor thread, in a task of its own, then sends
-/// the connection to the worker's queue (`to`): for a worker busy in a script, whose hook
-/// answers clients but runs no handshakes.
+/// the connection to the worker's queue (`to`). Handshakes run here, as Redis runs them in its
+/// event loop: a handshake's public-key work (a large part of a millisecond) does not hold up
+/// a worker's other clients, and a worker busy in a script, whose hook answers its clients but
+/// could not drive a handshake, gets its new TLS clients ready to serve.
 fn handshake_for(ctl: &Arc<Control>, s: tokio::net::TcpStream, peer: SocketAddr, to: mpsc::UnboundedSender<Accepted>) {
     let ctl = ctl.clone();
     tokio::task::spawn_local(async move {
         let Some(mut session) = conn::handshake(&ctl, tls::Socket::new(s), peer).await else { return };
         match session.get_mut().0.detach() {
             Ok(std) => {
-                let _ = to.send((std, peer, conn::Arrival::Handshaken(Box::new(session))));
+                let _ = to.send((std, peer, conn::Arrival::Tls(Box::new(session))));
             }
             Err(e) => tracing::warn!("cannot hand over the connection from {peer}: {e}"),
         }

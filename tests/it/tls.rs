@@ -219,6 +219,8 @@ def client():
                        retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0))
 before, runner = client(), client()
 assert before.ping() and runner.ping()
+# Connected before the script, its TLS handshake only once the script is busy.
+unshaken = socket.create_connection(("127.0.0.1", {tls_port}), timeout=10)
 context = ssl.create_default_context(cafile="ca.crt")
 quitter = context.wrap_socket(socket.create_connection(("127.0.0.1", {tls_port}), timeout=10),
                               server_hostname="127.0.0.1")
@@ -232,9 +234,9 @@ def run():
         outcome.append(str(e))
 t = threading.Thread(target=run, daemon=True)
 t.start()
-# A TLS client that connects while the script runs but before it turns busy waits in the
-# worker's queue with its handshake to do: once the script is busy, the hook hands it to the
-# acceptor for the handshake, and it gets -BUSY.
+# A TLS client that connects while the script runs but before it turns busy has its
+# handshake on the acceptor thread and waits in the worker's queue: once the script is busy,
+# the hook takes it from there, and it gets -BUSY.
 time.sleep(0.1)
 early = client()
 try:
@@ -250,6 +252,11 @@ while True:
         assert str(e).startswith("BUSY Redis is busy running a script"), e
         break
     assert time.time() < deadline, "never busy"
+# Handshakes do not wait for the worker: one begun only now completes, and gets -BUSY.
+unshaken = context.wrap_socket(unshaken, server_hostname="127.0.0.1")
+unshaken.sendall(b"GET k\r\n")
+reply = unshaken.recv(100)
+assert reply.startswith(b"-BUSY"), reply
 pipe = before.pipeline(transaction=False)
 for _ in range(3000):
     pipe.get("k")
