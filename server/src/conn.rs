@@ -172,6 +172,7 @@ fn tls_client(
     let stream = Rc::new(RefCell::new(tls));
     let client = Client::new(ctl, peer, local, fd, worker, &stream);
     if !early.is_empty() {
+        ctl.srv.stats.worker(worker).net(early.len() as u64, 0);
         let mut st = client.st.borrow_mut();
         st.rbuf.extend_from_slice(&early);
         st.touched = true;
@@ -182,7 +183,7 @@ fn tls_client(
 }
 
 /// How long a client may take to complete the TLS handshake.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A client set up, before its task runs.
 struct Client {

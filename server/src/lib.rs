@@ -12,7 +12,9 @@ pub mod logging;
 mod signal;
 mod tls;
 
+use std::cell::Cell;
 use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -421,33 +423,39 @@ fn acceptor(
                 ctl2.shutdown(false);
             });
         }
-        let mut next = 0usize;
+        let dealer = Rc::new(Dealer { ctl: ctl.clone(), senders, next: Cell::new(0), handshaking: Cell::new(0) });
         let mut stop = ctl.stop_rx.clone();
         loop {
             tokio::select! {
                 m = conn_rx.recv() => {
                     let Some((s, peer, tls)) = m else { break };
                     let srv = &ctl.srv;
-                    if srv.clients.len() as u64 >= srv.config.maxclients.load(Relaxed) {
+                    // A client in its TLS handshake counts, as in Redis.
+                    let clients = srv.clients.len() + dealer.handshaking.get();
+                    if clients as u64 >= srv.config.maxclients.load(Relaxed) {
                         srv.stats.rejected_connections.fetch_add(1, Relaxed);
-                        let mut s = s;
-                        use tokio::io::AsyncWriteExt as _;
-                        let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
+                        // On the TLS port nothing can be written before a handshake: the
+                        // connection just drops, as with Redis.
+                        if !tls {
+                            let mut s = s;
+                            use tokio::io::AsyncWriteExt as _;
+                            let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
+                        }
                         continue;
                     }
-                    if denied_by_protected_mode(srv, peer) {
+                    let denied = denied_by_protected_mode(srv, peer);
+                    if tls {
+                        handshake_for(&dealer, s, peer, denied);
+                        continue;
+                    }
+                    if denied {
                         let mut s = s;
                         use tokio::io::AsyncWriteExt as _;
                         let _ = s.write_all(PROTECTED_MODE_DENIED).await;
                         continue;
                     }
-                    let target = pick_worker(&mut next, senders.len(), srv.scripts.busy_worker());
-                    if tls {
-                        handshake_for(&ctl, s, peer, senders[target].clone());
-                        continue;
-                    }
                     let Ok(std) = s.into_std() else { continue };
-                    if senders[target].send((std, peer, conn::Arrival::Plain)).is_err() {
+                    if !dealer.send(std, peer, conn::Arrival::Plain) {
                         break;
                     }
                 }
@@ -457,32 +465,68 @@ fn acceptor(
     });
 }
 
-/// The worker for the next connection, in turn, but not one stuck in a busy script (which
-/// answers its clients only from the script's hook, about once a millisecond) if there is
-/// another. With none, the connection goes to it all the same: the hook takes it from the
-/// queue.
-fn pick_worker(next: &mut usize, workers: usize, busy: Option<usize>) -> usize {
-    let mut target = *next % workers;
-    if workers > 1 && busy == Some(target) {
-        *next = next.wrapping_add(1);
-        target = *next % workers;
+/// Hands accepted connections to the workers; shared by the acceptor's loop and its TLS
+/// handshake tasks.
+struct Dealer {
+    ctl: Arc<Control>,
+    senders: Vec<mpsc::UnboundedSender<Accepted>>,
+    /// Where the turn of the workers stands.
+    next: Cell<usize>,
+    /// TLS handshakes under way.
+    handshaking: Cell<usize>,
+}
+
+impl Dealer {
+    /// Sends a connection to the next worker in turn, but not to one stuck in a busy script
+    /// (which answers its clients only from the script's hook, about once a millisecond) if
+    /// there is another. With none, the connection goes to it all the same: the hook takes it
+    /// from the queue. False when the workers are gone.
+    fn send(&self, s: std::net::TcpStream, peer: SocketAddr, arrival: conn::Arrival) -> bool {
+        let workers = self.senders.len();
+        let mut target = self.next.get() % workers;
+        if workers > 1 && self.ctl.srv.scripts.busy_worker() == Some(target) {
+            self.next.set(self.next.get().wrapping_add(1));
+            target = self.next.get() % workers;
+        }
+        self.next.set(self.next.get().wrapping_add(1));
+        self.senders[target].send((s, peer, arrival)).is_ok()
     }
-    *next = next.wrapping_add(1);
-    target
 }
 
 /// Runs a TLS connection's handshake on the acceptor thread, in a task of its own, then sends
-/// the connection to the worker's queue (`to`). Handshakes run here, as Redis runs them in its
-/// event loop: a handshake's public-key work (a large part of a millisecond) does not hold up
+/// the connection to a worker (`denied`: refuses it instead, over the session, as Redis
+/// refuses a client that protected mode denies once its handshake is done). Handshakes run
+/// here, as Redis runs them in its event loop: a handshake's public-key work does not hold up
 /// a worker's other clients, and a worker busy in a script, whose hook answers its clients but
 /// could not drive a handshake, gets its new TLS clients ready to serve.
-fn handshake_for(ctl: &Arc<Control>, s: tokio::net::TcpStream, peer: SocketAddr, to: mpsc::UnboundedSender<Accepted>) {
-    let ctl = ctl.clone();
+fn handshake_for(dealer: &Rc<Dealer>, s: tokio::net::TcpStream, peer: SocketAddr, denied: bool) {
+    /// Counts a handshake as under way while it lives.
+    struct Underway(Rc<Dealer>);
+    impl Drop for Underway {
+        fn drop(&mut self) {
+            self.0.handshaking.set(self.0.handshaking.get() - 1);
+        }
+    }
+    dealer.handshaking.set(dealer.handshaking.get() + 1);
+    let underway = Underway(dealer.clone());
     tokio::task::spawn_local(async move {
-        let Some(mut session) = conn::handshake(&ctl, tls::Socket::new(s), peer).await else { return };
+        let _ = s.set_nodelay(true);
+        let session = conn::handshake(&underway.0.ctl, tls::Socket::new(s), peer).await;
+        let dealer = underway.0.clone();
+        drop(underway);
+        let Some(mut session) = session else { return };
+        if denied {
+            use tokio::io::AsyncWriteExt as _;
+            let refuse = async {
+                session.write_all(PROTECTED_MODE_DENIED).await?;
+                session.shutdown().await
+            };
+            let _ = tokio::time::timeout(conn::TLS_HANDSHAKE_TIMEOUT, refuse).await;
+            return;
+        }
         match session.get_mut().0.detach() {
             Ok(std) => {
-                let _ = to.send((std, peer, conn::Arrival::Tls(Box::new(session))));
+                let _ = dealer.send(std, peer, conn::Arrival::Tls(Box::new(session)));
             }
             Err(e) => tracing::warn!("cannot hand over the connection from {peer}: {e}"),
         }

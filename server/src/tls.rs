@@ -69,8 +69,8 @@ pub fn server_config(t: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
 pub(crate) type TlsConn = tokio_rustls::server::TlsStream<Socket>;
 
 /// The TCP socket under a TLS session. It can leave the runtime it is registered with and join
-/// another's while the session stays whole: a connection whose worker is busy in a script has
-/// its handshake on the acceptor thread, and is then served by the worker.
+/// another's while the session stays whole: a connection has its handshake on the acceptor
+/// thread, and is then served by a worker.
 pub(crate) struct Socket(Option<tokio::net::TcpStream>);
 
 impl Socket {

@@ -313,3 +313,48 @@ print("ok")
     );
     run_python(dir.path(), &script);
 }
+
+/// A client in its TLS handshake counts toward `maxclients`, as in Redis. Over the limit, a
+/// plain client gets Redis' error and a TLS one is dropped without a word (nothing can be
+/// written before a handshake, and Redis writes nothing either).
+#[test]
+fn clients_in_their_tls_handshake_count_toward_maxclients() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    tumbler_tests::tls_certificates(dir.path());
+    let (t, tls_port) = server_with(dir.path(), "no", &["--maxclients", "2"]);
+    let tls_addr = SocketAddr::from(([127, 0, 0, 1], tls_port));
+    // Two clients that never send their ClientHello.
+    let silent: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(tls_addr).unwrap()).collect();
+    // What the server first sends to a client that says PING (nothing: it hung up).
+    let first_reply = |addr: SocketAddr| {
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = c.write_all(b"PING\r\n");
+        let mut got = [0u8; 64];
+        let n = c.read(&mut got).unwrap_or(0);
+        got[..n].to_vec()
+    };
+    // The acceptor takes the two from the TLS port's listener and the next from the plain
+    // port's, in either order: ask until they are counted.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = first_reply(t.addr());
+        if got == b"-ERR max number of clients reached\r\n" {
+            break;
+        }
+        assert_eq!(got, b"+PONG\r\n");
+        assert!(Instant::now() < deadline, "clients in their handshake are not counted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(first_reply(tls_addr), b"", "nothing is written on the TLS port before a handshake");
+    // Once they hang up, there is room again.
+    drop(silent);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while first_reply(t.addr()) != b"+PONG\r\n" {
+        assert!(Instant::now() < deadline, "the handshakes that ended still count");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
