@@ -217,6 +217,33 @@ def client():
     return redis.Redis(host="127.0.0.1", port={tls_port}, ssl=True, ssl_ca_certs="ca.crt",
                        single_connection_client=True, socket_timeout=10,
                        retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0))
+def busy_script(c):
+    """Runs an endless script on c in a thread: the thread, and where its error lands."""
+    outcome = []
+    def run():
+        try:
+            c.eval("while true do end", 0)
+        except Exception as e:
+            outcome.append(str(e))
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, outcome
+def until_busy(c, reply_before):
+    """Asks c for k (replying reply_before) until the script is busy."""
+    deadline = time.time() + 10
+    while True:
+        try:
+            assert c.get("k") == reply_before
+        except redis.exceptions.ResponseError as e:
+            assert str(e).startswith("BUSY Redis is busy running a script"), e
+            return
+        assert time.time() < deadline, "never busy"
+def assert_busy(c):
+    try:
+        c.get("k")
+        raise AssertionError("served while the script runs")
+    except redis.exceptions.ResponseError as e:
+        assert str(e).startswith("BUSY"), e
 before, runner = client(), client()
 assert before.ping() and runner.ping()
 # Connected before the script, its TLS handshake only once the script is busy.
@@ -226,32 +253,13 @@ quitter = context.wrap_socket(socket.create_connection(("127.0.0.1", {tls_port})
                               server_hostname="127.0.0.1")
 quitter.sendall(b"PING\r\n")
 assert quitter.recv(100) == b"+PONG\r\n"
-outcome = []
-def run():
-    try:
-        runner.eval("while true do end", 0)
-    except Exception as e:
-        outcome.append(str(e))
-t = threading.Thread(target=run, daemon=True)
-t.start()
+t, outcome = busy_script(runner)
 # A TLS client that connects while the script runs but before it turns busy has its
 # handshake on the acceptor thread and waits in the worker's queue: once the script is busy,
 # the hook takes it from there, and it gets -BUSY.
 time.sleep(0.1)
-early = client()
-try:
-    early.get("k")
-    raise AssertionError("served while the script runs")
-except redis.exceptions.ResponseError as e:
-    assert str(e).startswith("BUSY"), e
-deadline = time.time() + 10
-while True:
-    try:
-        assert before.get("k") is None
-    except redis.exceptions.ResponseError as e:
-        assert str(e).startswith("BUSY Redis is busy running a script"), e
-        break
-    assert time.time() < deadline, "never busy"
+assert_busy(client())
+until_busy(before, None)
 # Handshakes do not wait for the worker: one begun only now completes, and gets -BUSY.
 unshaken = context.wrap_socket(unshaken, server_hostname="127.0.0.1")
 unshaken.sendall(b"GET k\r\n")
@@ -265,11 +273,7 @@ assert len(replies) == 3000, len(replies)
 assert all(str(r).startswith("BUSY") for r in replies), set(map(str, replies))
 # A TLS client that connects now completes its handshake and gets -BUSY too.
 late = client()
-try:
-    late.get("k")
-    raise AssertionError("served while the script runs")
-except redis.exceptions.ResponseError as e:
-    assert str(e).startswith("BUSY"), e
+assert_busy(late)
 # QUIT: the reply, then the end of the session (close_notify) while the script still runs.
 quitter.sendall(b"QUIT\r\n")
 assert quitter.recv(100) == b"+OK\r\n"
@@ -281,29 +285,11 @@ assert before.set("k", "v") and before.get("k") == b"v"
 assert runner.get("k") == b"v"
 # The late client, whose handshake the acceptor ran, is the worker's like any other: a script
 # of its own that turns busy leaves the server accepting, and TLS newcomers get -BUSY.
-late_outcome = []
-def run_late():
-    try:
-        late.eval("while true do end", 0)
-    except Exception as e:
-        late_outcome.append(str(e))
-t = threading.Thread(target=run_late, daemon=True)
-t.start()
-deadline = time.time() + 10
-while True:
-    try:
-        before.get("k")
-    except redis.exceptions.ResponseError as e:
-        assert str(e).startswith("BUSY"), e
-        break
-    assert time.time() < deadline, "never busy"
+t, late_outcome = busy_script(late)
+until_busy(before, b"v")
 for _ in range(3):
     newcomer = client()
-    try:
-        newcomer.get("k")
-        raise AssertionError("served while the script runs")
-    except redis.exceptions.ResponseError as e:
-        assert str(e).startswith("BUSY"), e
+    assert_busy(newcomer)
 assert newcomer.script_kill()
 t.join(10)
 assert late_outcome and late_outcome[0].startswith("Script killed by user with SCRIPT KILL"), late_outcome
