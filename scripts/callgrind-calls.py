@@ -28,8 +28,8 @@ SYSCALL = re.compile(r"^(read|write|readv|writev|recv|send|recvfrom|sendto|recvm
                      r"|futex|syscall|__libc_(read|write|recv|send|recvfrom|sendto)|__send|__recv"
                      r"|__read|__write)(@.*)?$")
 # Callers that are the allocator or libc itself: their calls are part of one counted call.
-INTERNAL = re.compile(r"^(_?mi_|je_|_int_|__libc_|__GI_|_IO_|malloc|calloc|realloc|free|__(read|write|send|recv)"
-                      r"|(read|write|recv|send)(@.*)?$)")
+INTERNAL = re.compile(r"^(_?mi_\w*|je_\w*|_int_\w*|__libc_\w*|__GI_\w*|_IO_\w*"
+                      r"|(malloc|calloc|realloc|free|read|write|recv|send|__read|__write|__send|__recv)(@.*)?)$")
 
 
 def calls(path):
