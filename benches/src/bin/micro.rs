@@ -1,5 +1,6 @@
 //! Microbenchmarks of the pieces a request passes through, each alone: the request parser, the
-//! reply writer, keyspace operations, and the timing wheel (insert, move, cancel, and advancing
+//! reply writer, keyspace operations (each one shard lock held for its duration, and the
+//! expiry thread's longest hold), and the timing wheel (insert, move, cancel, and advancing
 //! through a mass expiry, with the longest single tick: that bounds the expiry lag). Scripts
 //! and whole requests are the embedded benchmark's (`embedded`), the network the socket
 //! comparison's (`compare`).
@@ -12,8 +13,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tumbler_benches::resp;
 use tumbler_expiry::{TimerId, Wheel};
-use tumbler_keyspace::{Keyspace, NewValue, Ttl};
+use tumbler_keyspace::{Keyspace, NewValue, Ttl, SHARDS};
 use tumbler_proto::{Limits, Parser, Reply, Step};
+
+/// The server's allocator, so that allocation costs are the server's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -109,6 +114,34 @@ fn keyspace(rounds: usize) {
             black_box(ks.read(ks.key(0, k), now, |e| e.is_some()));
         }
     });
+    reclaim_hold(rounds, &keys);
+}
+
+/// The longest a shard lock is held in normal operation: the expiry thread removing a pass's
+/// budget of due keys from one shard (the server's budget is 256 timers a shard a pass). The
+/// figure is a shard's whole pass: its lock held while the keys are taken out, then their
+/// memory freed with the lock released. Every other keyspace call holds one shard's lock for
+/// its own duration, as timed above.
+fn reclaim_hold(rounds: usize, keys: &[Vec<u8>]) {
+    const BUDGET: usize = 256;
+    let now = 1_000_000;
+    let mut holds = Vec::new();
+    for _ in 0..rounds {
+        let ks = Keyspace::new(1);
+        for k in keys {
+            ks.write(ks.key(0, k), now, |e| {
+                e.set(NewValue::Str(TOKEN), Ttl::At(now + 10));
+            });
+        }
+        // 100k keys over 64 shards: every shard has more than a budget's worth due, so one
+        // pass removes a full budget from each, one lock hold each.
+        let t = Instant::now();
+        let removed = ks.reclaim(now + 1_000, BUDGET);
+        let elapsed = t.elapsed();
+        assert_eq!(removed, SHARDS * BUDGET, "a shard had less than a budget's worth due");
+        holds.push(elapsed.as_nanos() as f64 / SHARDS as f64);
+    }
+    println!("{:<40} {:>10.1}", format!("keyspace: reclaim a shard's {BUDGET} due keys"), median(holds));
 }
 
 fn wheel(rounds: usize, timers: usize) {
