@@ -113,6 +113,22 @@ impl Shard {
         Some((ctrl, self.table().num_buckets() - 1))
     }
 
+    /// Asks for the lines that looking up keys of these hashes will read, both passes at once
+    /// (for a writer, which holds the lock and knows where the table is): the tags and slots
+    /// of all, then, once those have arrived, the entries whose tags match.
+    pub(crate) fn prefetch_group(&self, hashes: impl Iterator<Item = u64> + Clone) {
+        let Some((ctrl, mask)) = self.table_location() else { return };
+        let slot = std::mem::size_of::<Entry>();
+        for hash in hashes.clone() {
+            let pos = (hash as usize) & mask;
+            prefetch(ctrl.wrapping_add(pos));
+            prefetch(ctrl.wrapping_sub((pos + 1) * slot));
+        }
+        for hash in hashes {
+            self.prefetch_entries(hash, |e| prefetch(e as usize));
+        }
+    }
+
     /// Calls `f` with the block address of each entry whose tag matches `hash`, without
     /// reading the entries.
     fn prefetch_entries(&self, hash: u64, mut f: impl FnMut(*const u8)) {

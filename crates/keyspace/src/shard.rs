@@ -15,6 +15,11 @@ use tumbler_expiry::{TimerId, Wheel};
 /// Bytes a table slot costs (the entry pointer plus hashbrown's control byte).
 pub const SLOT_BYTES: usize = std::mem::size_of::<Entry>() + 1;
 
+/// Due timers [`Shard::reclaim`] takes from the wheel at a time, to fetch their keys' lines
+/// together: enough to keep the memory system busy, few enough that the lines of a group are
+/// still cached when the group is handled.
+const RECLAIM_GROUP: usize = 8;
+
 /// One shard of one database.
 #[derive(Default)]
 pub struct Shard {
@@ -302,26 +307,25 @@ impl Shard {
         self.observe(now);
         self.timer_changes = self.timer_changes.wrapping_add(1);
         let mut removed = 0;
-        for _ in 0..budget {
+        let mut left = budget;
+        // Due keys are taken a group at a time, and the lines of the whole group are asked for
+        // before any is read, so that their cache misses overlap rather than follow each other.
+        let mut due = [(TimerId(0), 0u64); RECLAIM_GROUP];
+        while left > 0 {
             let Some(wheel) = self.wheel.as_deref_mut() else { break };
-            let Some((id, hash)) = wheel.pop_due(now) else { break };
-            let found = self.table.find_entry(hash, |e| e.timer() == id.0 && e.expire_at() != NO_EXPIRE);
-            match found {
-                Ok(occ) if occ.get().is_expired(now) => {
-                    let (entry, _) = occ.remove();
-                    let at = entry.expire_at();
-                    stats.record_expired(now.saturating_sub(at));
-                    Self::note_expired(&mut self.lock_delays, entry.is_lock(), entry.key(), at, stats);
-                    wheel.remove(id);
-                    self.entry_bytes -= entry.heap_bytes();
-                    self.expires -= 1;
-                    self.deadline_sum -= u128::from(at);
-                    gone.push(entry);
-                    removed += 1;
-                }
-                // Not expired after all (a deadline beyond the wheel's reach): re-arm.
-                Ok(occ) => wheel.reset(id, occ.get().expire_at().saturating_add(1)),
-                Err(_) => wheel.remove(id),
+            let mut n = 0;
+            while n < RECLAIM_GROUP.min(left) {
+                let Some(d) = wheel.pop_due(now) else { break };
+                due[n] = d;
+                n += 1;
+            }
+            if n == 0 {
+                break;
+            }
+            left -= n;
+            self.prefetch_group(due[..n].iter().map(|&(_, hash)| hash));
+            for &(id, hash) in &due[..n] {
+                removed += self.reclaim_one(now, id, hash, stats, gone);
             }
         }
         if removed > 0 && self.table.capacity() > 64 && self.table.len() < self.table.capacity() / 8 {
@@ -335,6 +339,36 @@ impl Shard {
         }
         self.prune_lock_delays(now);
         removed
+    }
+
+    /// Handles one timer popped from the wheel by [`Self::reclaim`]: removes its key if it has
+    /// expired (into `gone`), re-arms it if not, drops it if its key is gone. Returns the
+    /// number of keys removed (0 or 1).
+    fn reclaim_one(&mut self, now: u64, id: TimerId, hash: u64, stats: &KeyspaceStats, gone: &mut Vec<Entry>) -> usize {
+        let Some(wheel) = self.wheel.as_deref_mut() else { return 0 };
+        match self.table.find_entry(hash, |e| e.timer() == id.0 && e.expire_at() != NO_EXPIRE) {
+            Ok(occ) if occ.get().is_expired(now) => {
+                let (entry, _) = occ.remove();
+                let at = entry.expire_at();
+                stats.record_expired(now.saturating_sub(at));
+                Self::note_expired(&mut self.lock_delays, entry.is_lock(), entry.key(), at, stats);
+                wheel.remove(id);
+                self.entry_bytes -= entry.heap_bytes();
+                self.expires -= 1;
+                self.deadline_sum -= u128::from(at);
+                gone.push(entry);
+                1
+            }
+            // Not expired after all (a deadline beyond the wheel's reach): re-arm.
+            Ok(occ) => {
+                wheel.reset(id, occ.get().expire_at().saturating_add(1));
+                0
+            }
+            Err(_) => {
+                wheel.remove(id);
+                0
+            }
+        }
     }
 
     /// Removes every entry and returns the old contents (to be dropped where convenient).
@@ -433,5 +467,46 @@ mod tests {
         assert_eq!(s.reclaim(200, usize::MAX, &stats, &mut Vec::new()), 0);
         assert_eq!(s.len(), 1);
         assert_eq!(s.reclaim(501, usize::MAX, &stats, &mut Vec::new()), 1);
+    }
+
+    /// Timers are handled a group at a time: re-armed and expired keys mixed in one group, and
+    /// budgets that end inside a group, still give every key in deadline order, each once, and
+    /// never more timers a call than the budget.
+    #[test]
+    fn grouped_reclaim_keeps_deadline_order_and_budget() {
+        let stats = KeyspaceStats::default();
+        let mut s = Shard::default();
+        let n = 5 * RECLAIM_GROUP as u64 + 3;
+        for i in 0..n {
+            put(&mut s, format!("k{i}").as_bytes(), 1_000 + i);
+        }
+        // Every third key's deadline moves later: its timer stays, fires, and is re-armed.
+        let moved = |i: u64| i % 3 == 1;
+        for i in (0..n).filter(|&i| moved(i)) {
+            let k = format!("k{i}");
+            assert!(s.set_expire(hash_key(k.as_bytes()), k.as_bytes(), 10_000 + i));
+        }
+        let mut gone = Vec::new();
+        // Each call handles exactly `budget` timers, in deadline order, and removes the keys
+        // among them that did not move.
+        let mut next = 0u64;
+        for budget in [5, 1, RECLAIM_GROUP + 1, 3, 2 * RECLAIM_GROUP, usize::MAX] {
+            let handled = next..next.saturating_add(budget as u64).min(n);
+            let expected = handled.clone().filter(|&i| !moved(i)).count();
+            assert_eq!(s.reclaim(2_000, budget, &stats, &mut gone), expected, "budget {budget}");
+            next = handled.end;
+        }
+        let keys =
+            |from: &[Entry]| from.iter().map(|e| String::from_utf8_lossy(e.key()).into_owned()).collect::<Vec<_>>();
+        let expected: Vec<String> = (0..n).filter(|&i| !moved(i)).map(|i| format!("k{i}")).collect();
+        assert_eq!(keys(&gone), expected);
+        assert_eq!(s.len() as u64, (0..n).filter(|&i| moved(i)).count() as u64);
+        // The re-armed timers fire at the new deadlines.
+        let mut later = Vec::new();
+        assert_eq!(s.reclaim(10_000, usize::MAX, &stats, &mut later), 0);
+        while s.reclaim(20_000, 2, &stats, &mut later) > 0 {}
+        let expected: Vec<String> = (0..n).filter(|&i| moved(i)).map(|i| format!("k{i}")).collect();
+        assert_eq!(keys(&later), expected);
+        assert!(s.wheel.is_none());
     }
 }
