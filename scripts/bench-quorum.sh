@@ -103,7 +103,7 @@ run() { # server workload-index round
     --keys "$keys" --duration "$duration" --prefix "bench:$3:$2:" --json $extra) || true
   [ -n "$out" ] || { echo "round $3: $server, ${name}: no result" >&2; return 0; }
   jq -r --arg w "$2" --arg s "$server" \
-    '[$w, $s, .cycles_per_sec, .acquire_us.p50, .acquire_us.p99, .cycle_us.p50, .cycle_us.p99, .refused, .errors] | @tsv' \
+    '[$w, $s, .cycles_per_sec, .acquire_us.p50, .acquire_us.p99, .acquire_us.p999, .cycle_us.p50, .cycle_us.p99, .cycle_us.p999, .refused, .errors] | @tsv' \
     <<<"$out" >>"$results"
 }
 
@@ -123,7 +123,8 @@ col() { # workload server column
   awk -F'\t' -v w="$1" -v s="$2" -v c="$3" '$1 == w && $2 == s { print $c }' "$results" | median
 }
 
-printf '%-30s %-8s %10s %9s %9s %9s %9s %6s %7s\n' workload server cycles/s "acq p50" "acq p99" "cyc p50" "cyc p99" errors ratio
+printf '%-30s %-8s %10s %9s %9s %9s %9s %9s %9s %6s %7s\n' workload server cycles/s \
+  "acq p50" "acq p99" "acq p99.9" "cyc p50" "cyc p99" "cyc p99.9" errors ratio
 for w in "${!workloads[@]}"; do
   IFS='|' read -r name _ <<<"${workloads[$w]}"
   redis_cps=$(col "$w" redis 3)
@@ -133,10 +134,10 @@ for w in "${!workloads[@]}"; do
     ratio=
     [ "$s" = tumbler ] && [ "$redis_cps" != nan ] && ratio=$(awk -v a="$cps" -v b="$redis_cps" 'BEGIN { printf "%.2f", a / b }')
     # Latencies in ms (tumbler bench reports µs).
-    errs=$(awk -F'\t' -v w="$w" -v s="$s" '$1 == w && $2 == s { e += $9 } END { print e + 0 }' "$results")
-    printf '%-30s %-8s %10.0f %9.3f %9.3f %9.3f %9.3f %6s %7s\n' "$name" "$s" "$cps" \
-      "$(col "$w" "$s" 4 | awk '{ print $1 / 1000 }')" "$(col "$w" "$s" 5 | awk '{ print $1 / 1000 }')" \
-      "$(col "$w" "$s" 6 | awk '{ print $1 / 1000 }')" "$(col "$w" "$s" 7 | awk '{ print $1 / 1000 }')" "$errs" "$ratio"
+    errs=$(awk -F'\t' -v w="$w" -v s="$s" '$1 == w && $2 == s { e += $11 } END { print e + 0 }' "$results")
+    ms=()
+    for c in 4 5 6 7 8 9; do ms+=("$(col "$w" "$s" "$c" | awk '{ print $1 / 1000 }')"); done
+    printf '%-30s %-8s %10.0f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %6s %7s\n' "$name" "$s" "$cps" "${ms[@]}" "$errs" "$ratio"
   done
 done
 echo "medians of $rounds rounds; latencies in ms; errors: failed operations summed over the rounds;" \
