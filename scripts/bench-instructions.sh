@@ -9,8 +9,8 @@
 # server is shut down (so neither startup nor shutdown is counted).
 #
 # A second table gives, per request, the calls each server made into its allocator
-# (allocations, frees), the clock and the kernel (system calls), from the same counts
-# (scripts/callgrind-calls.py).
+# (allocations, frees), the clock and the kernel (system calls), and how often it ran a
+# connection's handler (wake-ups), from the same counts (scripts/callgrind-calls.py).
 #
 # Usage: scripts/bench-instructions.sh [--requests 200000] [--workloads set-nx-px,get,evalsha-cad]
 #        (also: del, pexpire)
@@ -109,9 +109,9 @@ for w in ${workloads//,/ }; do
 done
 echo
 echo "calls per request"
-printf '%-12s %-8s %12s %8s %12s %13s\n' workload server allocations frees 'clock reads' 'system calls'
+printf '%-12s %-8s %12s %8s %12s %13s %9s\n' workload server allocations frees 'clock reads' 'system calls' wake-ups
 for w in ${workloads//,/ }; do
   IFS='|' read -r r_calls t_calls <<<"${calls[$w]}"
-  printf '%-12s %-8s %12s %8s %12s %13s\n' "$w" redis $r_calls
-  printf '%-12s %-8s %12s %8s %12s %13s\n' "$w" tumbler $t_calls
+  printf '%-12s %-8s %12s %8s %12s %13s %9s\n' "$w" redis $r_calls
+  printf '%-12s %-8s %12s %8s %12s %13s %9s\n' "$w" tumbler $t_calls
 done

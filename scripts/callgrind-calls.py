@@ -3,8 +3,8 @@
 
 Usage: scripts/callgrind-calls.py REQUESTS DUMP...
 
-Prints "allocations frees clock_reads system_calls", each per request, counting the calls
-callgrind recorded from the server's own code into:
+Prints "allocations frees clock_reads system_calls wake_ups", each per request, counting the
+calls callgrind recorded from the server's own code into:
   allocations   malloc, calloc, realloc, aligned allocations (jemalloc's for redis-server,
                 mimalloc's for tumbler)
   frees         free, mi_free and their sized variants
@@ -12,6 +12,9 @@ callgrind recorded from the server's own code into:
                 glibc's gettimeofday shows as __gettimeofday_syscall)
   system calls  the libc wrappers of read, write, recv, send, epoll_wait, epoll_ctl and the
                 other calls a server makes per request; the vDSO clock is not one
+  wake-ups      runs of a connection's handler when its socket is ready: a poll of a tokio
+                task (tumbler), a call of readQueryFromClient, which redis-server's event
+                loop runs for a readable connection (its replies go out before it sleeps)
 Calls made by the allocator or libc themselves (mimalloc's aligned path calling its own
 malloc, say) are not counted again. Used by scripts/bench-instructions.sh.
 """
@@ -27,6 +30,7 @@ SYSCALL = re.compile(r"^(read|write|readv|writev|recv|send|recvfrom|sendto|recvm
                      r"|epoll_wait|epoll_pwait|epoll_ctl|accept4?|close|shutdown|sched_yield"
                      r"|futex|syscall|__libc_(read|write|recv|send|recvfrom|sendto)|__send|__recv"
                      r"|__read|__write)(@.*)?$")
+WAKE = re.compile(r"^(tokio::runtime::task::raw::poll|readQueryFromClient)$")
 # Callers that are the allocator or libc itself: their calls are part of one counted call.
 INTERNAL = re.compile(r"^(_?mi_\w*|je_\w*|_int_\w*|__libc_\w*|__GI_\w*|_IO_\w*"
                       r"|(malloc|calloc|realloc|free|read|write|recv|send|__read|__write|__send|__recv)(@.*)?)$")
@@ -60,12 +64,12 @@ def calls(path):
 
 def main():
     requests = int(sys.argv[1])
-    totals = [0, 0, 0, 0]
+    totals = [0, 0, 0, 0, 0]
     for path in sys.argv[2:]:
         for (caller, callee), n in calls(path).items():
             if caller is None or callee is None or INTERNAL.match(caller):
                 continue
-            for i, pattern in enumerate((ALLOC, FREE, CLOCK, SYSCALL)):
+            for i, pattern in enumerate((ALLOC, FREE, CLOCK, SYSCALL, WAKE)):
                 if pattern.match(callee):
                     totals[i] += n
     print(" ".join(f"{t / requests:.2f}" for t in totals))
