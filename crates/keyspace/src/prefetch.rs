@@ -105,8 +105,9 @@ impl Keyspace {
 
 impl Shard {
     /// Where the table's tags are and its bucket mask, inferred from a full bucket's address;
-    /// `None` for an empty table.
-    fn table_location(&self) -> Option<(usize, usize)> {
+    /// `None` for an empty table. It scans for the first full bucket, so a sparse table makes
+    /// it cost a pass over the tags: ask once, not per key.
+    pub(crate) fn table_location(&self) -> Option<(usize, usize)> {
         let i = self.table().iter_buckets().next()?;
         let e = self.table().get_bucket(i)?;
         let ctrl = (e as *const Entry as usize) + (i + 1) * std::mem::size_of::<Entry>();
@@ -114,10 +115,11 @@ impl Shard {
     }
 
     /// Asks for the lines that looking up keys of these hashes will read, both passes at once
-    /// (for a writer, which holds the lock and knows where the table is): the tags and slots
-    /// of all, then, once those have arrived, the entries whose tags match.
-    pub(crate) fn prefetch_group(&self, hashes: impl Iterator<Item = u64> + Clone) {
-        let Some((ctrl, mask)) = self.table_location() else { return };
+    /// (for a writer, which holds the lock and has found where the table is: `at`, from
+    /// [`Self::table_location`]): the tags and slots of all, then, once those have arrived,
+    /// the entries whose tags match.
+    pub(crate) fn prefetch_group(&self, at: (usize, usize), hashes: impl Iterator<Item = u64> + Clone) {
+        let (ctrl, mask) = at;
         let slot = std::mem::size_of::<Entry>();
         for hash in hashes.clone() {
             let pos = (hash as usize) & mask;

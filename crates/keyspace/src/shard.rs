@@ -311,6 +311,9 @@ impl Shard {
         // Due keys are taken a group at a time, and the lines of the whole group are asked for
         // before any is read, so that their cache misses overlap rather than follow each other.
         let mut due = [(TimerId(0), 0u64); RECLAIM_GROUP];
+        // Where the table is, found when a group first needs it (a key due alone has nothing to
+        // overlap): removing entries never moves the table, so it holds for the whole pass.
+        let mut at = None;
         while left > 0 {
             let Some(wheel) = self.wheel.as_deref_mut() else { break };
             let mut n = 0;
@@ -323,7 +326,11 @@ impl Shard {
                 break;
             }
             left -= n;
-            self.prefetch_group(due[..n].iter().map(|&(_, hash)| hash));
+            if n > 1 {
+                if let Some(at) = *at.get_or_insert_with(|| self.table_location()) {
+                    self.prefetch_group(at, due[..n].iter().map(|&(_, hash)| hash));
+                }
+            }
             for &(id, hash) in &due[..n] {
                 removed += self.reclaim_one(now, id, hash, stats, gone);
             }
