@@ -197,11 +197,20 @@ fn wheel(rounds: usize, timers: usize) {
     println!("{:<40} {:>10.3}", "  longest 1 ms tick (ms)", median(worst));
 }
 
+const USAGE: &str = "\
+Usage: micro [--rounds N] [--timers N]
+
+Microbenchmarks of the parser, the reply writer, keyspace operations and the timing wheel, in
+nanoseconds per operation (medians of rounds).
+
+  --rounds N   rounds of each benchmark (7)
+  --timers N   timers of the wheel's mass-expiry benchmark (1000000)
+";
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let opt = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    let rounds: usize = opt("--rounds").and_then(|v| v.parse().ok()).unwrap_or(7);
-    let timers: usize = opt("--timers").and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let opts = tumbler_benches::Opts::parse(USAGE, &["--rounds", "--timers"]);
+    let rounds = opts.count("--rounds", 7);
+    let timers = opts.count("--timers", 1_000_000);
     println!("{:<40} {:>10}", "operation", "ns/op");
     parser(rounds);
     writer(rounds);
