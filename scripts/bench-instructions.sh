@@ -14,18 +14,19 @@
 #
 # Usage: scripts/bench-instructions.sh [--requests 200000] [--workloads set-nx-px,get,evalsha-cad]
 #        (also: del, pexpire)
-#        [--no-build]
+#        [--no-build] [--bin-dir DIR]   (DIR holds tumbler-server; implies --no-build)
 # Needs redis-server and redis-benchmark (7.0.15 is the reference), valgrind, a Rust toolchain
 # unless --no-build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-requests=200000 workloads=set-nx-px,get,evalsha-cad build=1
+requests=200000 workloads=set-nx-px,get,evalsha-cad build=1 bin=
 while (($#)); do
   case $1 in
     --requests) requests=$2; shift 2 ;;
     --workloads) workloads=$2; shift 2 ;;
     --no-build) build=0; shift ;;
+    --bin-dir) bin=$2 build=0; shift 2 ;;
     -h | --help) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -36,8 +37,8 @@ done
 if ((build)); then
   cargo build --release --bin tumbler-server
 fi
-bin=$(realpath "${CARGO_TARGET_DIR:-target}/release")
-[ -x "$bin/tumbler-server" ] || { echo "no release build in $bin" >&2; exit 1; }
+bin=$(realpath "${bin:-${CARGO_TARGET_DIR:-target}/release}")
+[ -x "$bin/tumbler-server" ] || { echo "no tumbler-server in $bin (build it, or see --bin-dir)" >&2; exit 1; }
 
 work=$(mktemp -d)
 vg_pid=

@@ -7,11 +7,12 @@
 # let the scheduler place everything).
 #
 # Usage: scripts/bench-quorum.sh [--rounds 5] [--duration 2s] [--clients 16] [--no-pin] [--no-build]
+#        [--bin-dir DIR]   (DIR holds tumbler and tumbler-server; implies --no-build)
 # Needs redis-server (7.0.15 is the reference), jq, and a Rust toolchain unless --no-build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rounds=5 duration=2s clients=16 pin=1 build=1
+rounds=5 duration=2s clients=16 pin=1 build=1 bin=
 while (($#)); do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -19,6 +20,7 @@ while (($#)); do
     --clients) clients=$2; shift 2 ;;
     --no-pin) pin=0; shift ;;
     --no-build) build=0; shift ;;
+    --bin-dir) bin=$2 build=0; shift 2 ;;
     -h | --help) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -30,8 +32,8 @@ done
 if ((build)); then
   cargo build --release --bin tumbler --bin tumbler-server
 fi
-bin=${CARGO_TARGET_DIR:-target}/release
-[ -x "$bin/tumbler" ] && [ -x "$bin/tumbler-server" ] || { echo "no release build in $bin" >&2; exit 1; }
+bin=${bin:-${CARGO_TARGET_DIR:-target}/release}
+[ -x "$bin/tumbler" ] && [ -x "$bin/tumbler-server" ] || { echo "no tumbler and tumbler-server in $bin (build them, or see --bin-dir)" >&2; exit 1; }
 
 server_cpu=() bench_cpu=()
 if ((pin)) && command -v taskset >/dev/null && (($(nproc) >= 2)); then

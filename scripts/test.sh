@@ -16,6 +16,9 @@ command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v spin >/dev/null 2>&1 || need+=(spin)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# For the benchmark harness' smoke run (tests/it/harness.rs): lock-cycle tables, callgrind.
+command -v jq >/dev/null 2>&1 || need+=(jq)
+command -v valgrind >/dev/null 2>&1 || need+=(valgrind)
 # For tests/clients: Python with venv (Debian splits ensurepip into python3-venv) and Node.
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)

@@ -10,6 +10,7 @@ mod differential;
 mod expiry;
 mod extensions;
 mod faults;
+mod harness;
 mod hostile;
 mod locks;
 mod model;
