@@ -210,10 +210,16 @@ impl Server {
         if !self.keyspace.reclaim_due(now) || !self.active_expire.load(Relaxed) {
             return 0;
         }
-        let Some(_g) = self.gate.try_shared_for(worker, std::time::Duration::ZERO) else {
+        let mut passage = self.gate.try_shared_for(worker, std::time::Duration::ZERO);
+        if passage.is_none() {
             return 0;
-        };
-        self.keyspace.help_reclaim(now, HELP_BUDGET)
+        }
+        // Like the expiry thread's pass, this one gives way between shards to a script or
+        // EXEC that waits for the gate; the worker's clients can wait for the rest.
+        self.keyspace.help_reclaim(now, HELP_BUDGET, || {
+            passage = passage.take().and_then(|g| self.gate.yield_shared(g, worker, std::time::Duration::ZERO));
+            passage.is_some()
+        })
     }
 
     /// Reclaims expired keys due now (called by the expiry thread), unless DEBUG
@@ -223,10 +229,18 @@ impl Server {
             return 0;
         }
         // Not while a script holds the gate (its keys must not expire under it).
-        let Some(_g) = self.gate.try_shared_for(self.expiry_slot(), std::time::Duration::from_millis(100)) else {
+        let (slot, wait) = (self.expiry_slot(), std::time::Duration::from_millis(100));
+        let mut passage = self.gate.try_shared_for(slot, wait);
+        if passage.is_none() {
             return 0;
-        };
-        self.keyspace.reclaim(self.clock.mono_ms(), budget)
+        }
+        // A script or EXEC waiting for the gate waits for one shard's reclaiming, not for the
+        // pass over every shard (a backlog's pass takes 64 of them); meanwhile it holds every
+        // worker's slot, so every client waits with it.
+        self.keyspace.reclaim_yielding(self.clock.mono_ms(), budget, || {
+            passage = passage.take().and_then(|g| self.gate.yield_shared(g, slot, wait));
+            passage.is_some()
+        })
     }
 }
 

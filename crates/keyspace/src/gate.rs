@@ -72,6 +72,16 @@ impl Gate {
         }
     }
 
+    /// Lets whoever waits to enter exclusively go first, then enters again through `slot`,
+    /// waiting at most `timeout`: `None` if the gate stayed taken. With nobody waiting this is
+    /// an unlock and a lock of a slot nobody else touches. `shared` must be `slot`'s.
+    pub fn yield_shared(&self, shared: Shared, slot: usize, timeout: std::time::Duration) -> Option<Shared> {
+        // A fair unlock hands the slot straight to a parked exclusive entrant, so it cannot be
+        // taken again here before that entrant has had its turn.
+        ArcRwLockReadGuard::unlock_fair(shared);
+        self.try_shared_for(slot, timeout)
+    }
+
     /// Enters exclusively. The caller must not hold a shared guard of its own.
     pub fn exclusive(&self) -> Exclusive {
         self.exclusive_noting_wait().0
@@ -131,5 +141,52 @@ mod tests {
             t.join().expect("thread");
         }
         assert_eq!(violations.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn yielding_lets_a_waiting_exclusive_entrant_in_first() {
+        let gate = Arc::new(Gate::new(2));
+        let shared = gate.shared(1);
+        let inside = Arc::new(AtomicUsize::new(0));
+        let entrant = {
+            let (gate, inside) = (gate.clone(), inside.clone());
+            std::thread::spawn(move || {
+                let _x = gate.exclusive();
+                inside.store(1, Ordering::SeqCst);
+            })
+        };
+        // The entrant has the first slot and waits for the second, which is held shared.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !gate.slots[1].0.is_locked_exclusive() {
+            assert!(std::time::Instant::now() < deadline, "the entrant never came");
+            std::thread::yield_now();
+        }
+        assert_eq!(inside.load(Ordering::SeqCst), 0);
+        // One yield: the entrant goes in and out before the shared passage is back.
+        let back = gate.yield_shared(shared, 1, std::time::Duration::from_secs(10));
+        assert!(back.is_some(), "entered again once the entrant left");
+        assert_eq!(inside.load(Ordering::SeqCst), 1, "the entrant went first");
+        entrant.join().expect("entrant");
+        // With nobody waiting it is the same passage again, at once.
+        let again = gate.yield_shared(back.unwrap(), 1, std::time::Duration::ZERO);
+        assert!(again.is_some());
+        // An entrant that stays longer than the yielder waits: no passage back, and the slot
+        // is not held (the entrant got it).
+        let (leave, told) = std::sync::mpsc::channel::<()>();
+        let entrant = {
+            let gate = gate.clone();
+            std::thread::spawn(move || {
+                let _x = gate.exclusive();
+                let _ = told.recv();
+            })
+        };
+        while !gate.slots[1].0.is_locked_exclusive() {
+            assert!(std::time::Instant::now() < deadline, "the entrant never came");
+            std::thread::yield_now();
+        }
+        assert!(gate.yield_shared(again.unwrap(), 1, std::time::Duration::from_millis(5)).is_none());
+        leave.send(()).expect("entrant waiting");
+        entrant.join().expect("entrant");
+        assert!(gate.try_shared_for(1, std::time::Duration::ZERO).is_some(), "nothing left held");
     }
 }

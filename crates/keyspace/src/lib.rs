@@ -854,24 +854,40 @@ impl Keyspace {
     /// Reclaims expired keys whose timers are due at `now` in every shard, handling at most
     /// `budget` timers per shard. Returns the number of keys removed.
     pub fn reclaim(&self, now: u64, budget: usize) -> usize {
+        self.reclaim_yielding(now, budget, || true)
+    }
+
+    /// [`Self::reclaim`], calling `between` after each shard it had work in, with that shard
+    /// unlocked again: the caller may let someone else in there (the expiry thread lets a
+    /// script or EXEC that waits for the gate go first, rather than after the whole pass).
+    /// When `between` returns false the pass ends there, its removals published; what is
+    /// still due stays for the next pass.
+    pub fn reclaim_yielding(&self, now: u64, budget: usize, mut between: impl FnMut() -> bool) -> usize {
         let mut removed = 0;
         let mut gone = Vec::new();
+        let mut go_on = true;
         for (db_index, db) in self.dbs.iter().enumerate() {
             for slot in db.shards.iter() {
                 if slot.next_due.load(Ordering::Relaxed) > now {
                     continue;
                 }
-                let mut g = slot.write();
-                let from = gone.len();
-                removed += g.reclaim(now, budget, &self.stats, &mut gone);
-                // Under the lock: an EXEC must not run between the removal and its watchers
-                // learning of it.
-                if self.watches.active() {
-                    for e in &gone[from..] {
-                        self.watches.touch(db_index, e.key(), true);
+                {
+                    let mut g = slot.write();
+                    let from = gone.len();
+                    removed += g.reclaim(now, budget, &self.stats, &mut gone);
+                    // Under the lock: an EXEC must not run between the removal and its
+                    // watchers learning of it.
+                    if self.watches.active() {
+                        for e in &gone[from..] {
+                            self.watches.touch(db_index, e.key(), true);
+                        }
                     }
+                    slot.next_due.store(g.next_due(), Ordering::Relaxed);
                 }
-                slot.next_due.store(g.next_due(), Ordering::Relaxed);
+                go_on = between();
+                if !go_on {
+                    break;
+                }
             }
             // Notifications and freeing happen with every shard unlocked, once for the whole
             // database: one publication a pass, not one per shard, so a subscriber's worker is
@@ -879,6 +895,9 @@ impl Keyspace {
             if !gone.is_empty() {
                 self.events.expired_many(db_index, &mut gone.iter().map(Entry::key));
                 gone.clear();
+            }
+            if !go_on {
+                break;
             }
         }
         removed
@@ -898,12 +917,12 @@ impl Keyspace {
     /// nothing due, it moves the planned time on to the next timer, so that other batches
     /// stop helping; unless a writer or the expiry thread planned anew meanwhile. Returns the
     /// number of keys removed.
-    pub fn help_reclaim(&self, now: u64, budget: usize) -> usize {
+    pub fn help_reclaim(&self, now: u64, budget: usize, between: impl FnMut() -> bool) -> usize {
         let planned = self.wakeup.planned.load(Ordering::Relaxed);
         if now < planned {
             return 0;
         }
-        let removed = self.reclaim(now, budget);
+        let removed = self.reclaim_yielding(now, budget, between);
         self.stats.reclaimed_by_workers(removed as u64);
         let due = self.next_due();
         if due > planned {

@@ -251,12 +251,12 @@ fn workers_help_once_the_planned_time_has_come() {
     // The expiry thread plans to wake at 1100 (here without sleeping).
     ks.wait_for_due(0, 1100, Duration::ZERO);
     assert!(!ks.reclaim_due(1099));
-    assert_eq!(ks.help_reclaim(1099, usize::MAX), 0, "before the planned time, nothing to help with");
+    assert_eq!(ks.help_reclaim(1099, usize::MAX, || true), 0, "before the planned time, nothing to help with");
     assert_eq!(ks.dbsize(0), 200);
     // Later (the expiry thread kept waiting for the core): a worker reclaims, a little at a
     // time, until nothing is due.
     assert!(ks.reclaim_due(1150));
-    let first = ks.help_reclaim(1150, 1);
+    let first = ks.help_reclaim(1150, 1, || true);
     assert!(first > 0 && first <= SHARDS, "one timer a shard: {first}");
     assert!(ks.reclaim_due(1150), "keys still due: the next batch helps again");
     // A pass may remove nothing yet still make progress: a shard's next due time is a lower
@@ -266,7 +266,7 @@ fn workers_help_once_the_planned_time_has_come() {
         if !ks.reclaim_due(1150) {
             break;
         }
-        helped += ks.help_reclaim(1150, 1);
+        helped += ks.help_reclaim(1150, 1, || true);
     }
     assert!(!ks.reclaim_due(1150), "the passes come to an end");
     assert!(ks.next_due() > 1150, "nothing due at 1150 is left");
@@ -274,8 +274,66 @@ fn workers_help_once_the_planned_time_has_come() {
     assert_eq!(ks.stats.expired_by_workers(), 150);
     assert_eq!(ks.dbsize(0), 50);
     // The plan moved on to the next timer: no more help at 1150.
-    assert_eq!(ks.help_reclaim(1150, usize::MAX), 0);
+    assert_eq!(ks.help_reclaim(1150, usize::MAX, || true), 0);
     assert_eq!(ks.reclaim(1200, usize::MAX), 50, "the rest is the expiry thread's again");
+}
+
+/// Keys in shards of both databases, all due at 2000; the shards that hold any, in the order
+/// a pass visits them, with their key counts.
+fn due_everywhere(ks: &Keyspace, keys: u64) -> Vec<usize> {
+    for i in 0..keys {
+        set(ks, (i % 2) as usize, format!("k{i}").as_bytes(), b"v", Ttl::At(2000), 1000);
+    }
+    ks.dbs.iter().flat_map(|d| d.shards.iter()).map(|s| s.rw.read().len()).filter(|n| *n > 0).collect()
+}
+
+#[test]
+fn a_yielding_pass_gives_way_after_each_shard_with_none_locked() {
+    let ks = Keyspace::new(2);
+    let busy = due_everywhere(&ks, 4000);
+    assert!(busy.len() > SHARDS, "keys in both databases' shards: {}", busy.len());
+    let mut calls = 0;
+    let removed = ks.reclaim_yielding(2500, usize::MAX, || {
+        // Whoever the caller lets in here finds every shard free.
+        let free = ks.dbs.iter().flat_map(|d| d.shards.iter()).all(|s| s.rw.try_write().is_some());
+        assert!(free, "a shard is still locked at call {calls}");
+        calls += 1;
+        true
+    });
+    assert_eq!(removed, 4000);
+    assert_eq!(calls, busy.len(), "once per shard that had work, no more");
+    // Nothing due: no shard to give way after.
+    assert_eq!(ks.reclaim_yielding(2500, usize::MAX, || panic!("no shard had work")), 0);
+}
+
+#[test]
+fn a_yielding_pass_ends_where_told_and_leaves_the_rest_due() {
+    let ks = Keyspace::new(2);
+    let busy = due_everywhere(&ks, 4000);
+    // Stop after the third shard, then in the second database's first shard.
+    let mut calls = 0;
+    let removed = ks.reclaim_yielding(2500, usize::MAX, || {
+        calls += 1;
+        calls < 3
+    });
+    assert_eq!(calls, 3);
+    assert_eq!(removed, busy[..3].iter().sum::<usize>(), "exactly the first three shards' keys");
+    assert_eq!(ks.stats.expired_keys(), removed as u64);
+    assert_eq!(ks.dbsize(0) + ks.dbsize(1), 4000 - removed);
+    assert!(ks.next_due() <= 2500, "the rest is still due");
+    let left_in_db0 = ks.dbs[0].shards.iter().filter(|s| !s.rw.read().is_empty()).count();
+    calls = 0;
+    let more = ks.reclaim_yielding(2500, usize::MAX, || {
+        calls += 1;
+        calls <= left_in_db0
+    });
+    assert_eq!(calls, left_in_db0 + 1);
+    assert_eq!(ks.dbsize(0), 0, "the first database is done");
+    assert_eq!(removed + more, 4000 - ks.dbsize(1));
+    // A pass that is not told to stop takes the rest.
+    assert_eq!(ks.reclaim(2500, usize::MAX), 4000 - removed - more);
+    assert_eq!(ks.dbsize(0) + ks.dbsize(1), 0);
+    assert_eq!(ks.stats.expired_keys(), 4000);
 }
 
 #[test]
