@@ -155,7 +155,10 @@ pub fn apply(cfg: &mut Config, directives: &[Directive]) -> Result<(), ConfError
             cfg.users.add(&argv, acl).map_err(err)?;
             continue;
         }
-        let multi = matches!(name.as_str(), "save" | "bind" | "client-output-buffer-limit");
+        let multi = matches!(
+            name.as_str(),
+            "save" | "bind" | "client-output-buffer-limit" | "latency-tracking-info-percentiles"
+        );
         let value: Vec<u8> = if multi {
             d.args.join(&b' ')
         } else if d.args.len() == 1 {

@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 use tumbler_tests::corpus::{diff_case, listed, load};
-use tumbler_tests::resp::{encode, RawConn};
+use tumbler_tests::resp::{encode, parse, RawConn, Value};
 use tumbler_tests::{RedisServer, Tumbler};
 
 fn corpus_dir() -> PathBuf {
@@ -382,4 +382,151 @@ fn commandstats(info: &str) -> Vec<CmdStat> {
         .collect();
     stats.sort();
     stats
+}
+
+/// A command's LATENCY HISTOGRAM entry: name, calls, (bucket label, running count)s.
+type Histogram = (String, i64, Vec<(i64, i64)>);
+
+/// INFO latencystats and LATENCY HISTOGRAM as Redis keeps them: an HdrHistogram per command,
+/// read the same way. The durations differ from one server to the other, so what is compared
+/// is what does not depend on them: the commands listed, their calls, the percentiles named as
+/// configured, and figures that only Redis' histogram can produce (the top of a slot, or its
+/// bottom for the 0th percentile; a bucket label from its list), with a 10 ms DEBUG SLEEP read
+/// as the same figures on both.
+#[test]
+fn latency_stats_and_histograms_as_redis() {
+    let redis = RedisServer::start(&[]);
+    let tumbler = Tumbler::start(&[]);
+    // LATENCY HISTOGRAM's labels: the top of the slot of 1,024 ns·2^k, in whole microseconds.
+    let labels: Vec<i64> = (0..20)
+        .map(|k| {
+            let level = 1024u64 << k;
+            let width = 1u64 << (64 - (level | 255).leading_zeros() - 8);
+            ((level + width - 1) / 1000) as i64
+        })
+        .collect();
+    assert_eq!(&labels[..8], &[1, 2, 4, 8, 16, 33, 66, 132], "as seen from redis-server");
+    let seen: Vec<_> = [redis.addr(), tumbler.addr()]
+        .into_iter()
+        .map(|addr| {
+            let mut c = RawConn::connect(addr).unwrap();
+            assert_eq!(c.cmd_str(&["CONFIG", "SET", "latency-tracking-info-percentiles", "0 50 99.9 100"]), b"+OK\r\n");
+            assert_eq!(c.cmd_str(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+            for cmd in [&["SET", "k", "v"][..], &["GET", "k"], &["GET", "k"], &["DEBUG", "SLEEP", "0.01"]] {
+                c.cmd_str(cmd);
+            }
+            let info = String::from_utf8_lossy(&c.cmd_str(&["INFO", "latencystats"])).into_owned();
+            let all = parse(&c.cmd_str(&["LATENCY", "HISTOGRAM"])).0;
+            let some = parse(&c.cmd_str(&["LATENCY", "HISTOGRAM", "debug", "nosuch", "debug", "GET", "config"])).0;
+            assert_eq!(c.cmd_str(&["CONFIG", "SET", "latency-tracking-info-percentiles", ""]), b"+OK\r\n");
+            let bare = String::from_utf8_lossy(&c.cmd_str(&["INFO", "latencystats"])).into_owned();
+            (info, all, some, bare)
+        })
+        .collect();
+
+    // INFO: per command, the percentiles' names and figures (µs).
+    let percentiles = |info: &str| -> Vec<(String, Vec<(String, f64)>)> {
+        let mut v: Vec<_> = info
+            .lines()
+            .filter_map(|l| l.strip_prefix("latency_percentiles_usec_"))
+            .map(|l| {
+                let (name, fields) = l.split_once(':').expect("latencystats line");
+                let figures = fields
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(|f| {
+                        let (p, v) = f.split_once('=').expect("p=value");
+                        assert!(v.len() > 4 && v.as_bytes()[v.len() - 4] == b'.', "three decimals: {l}");
+                        (p.to_string(), v.parse().expect("figure"))
+                    })
+                    .collect();
+                (name.to_string(), figures)
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let shape = |p: &[(String, Vec<(String, f64)>)]| -> Vec<(String, Vec<String>)> {
+        p.iter().map(|(n, f)| (n.clone(), f.iter().map(|(p, _)| p.clone()).collect())).collect()
+    };
+    let (r, t) = (percentiles(&seen[0].0), percentiles(&seen[1].0));
+    assert_eq!(shape(&r), shape(&t), "redis:\n{}\ntumbler:\n{}", seen[0].0, seen[1].0);
+    assert!(t.iter().any(|(n, _)| n == "config|resetstat") && t.iter().any(|(n, _)| n == "get"), "{t:?}");
+    for (name, figures) in r.iter().chain(&t) {
+        let ns: Vec<u64> = figures.iter().map(|(_, v)| (v * 1000.0).round() as u64).collect();
+        // p0 is the bottom of a slot, the others its top: slots are 2^b ns wide, b from the value.
+        let width = |v: u64| 1u64 << (64 - (v | 255).leading_zeros() - 8);
+        assert_eq!(ns[0] % width(ns[0]), 0, "{name} p0 {figures:?}");
+        for &v in &ns[1..] {
+            assert_eq!((v + 1) % width(v), 0, "{name} {figures:?}");
+        }
+        assert!(ns.windows(2).all(|w| w[0] <= w[1]), "{name} {figures:?}");
+    }
+    // One 10 ms sleep: 10 ms or more, within the bucket LATENCY HISTOGRAM puts it in below.
+    for p in [&r, &t] {
+        let debug = &p.iter().find(|(n, _)| n == "debug").expect("debug").1;
+        assert!(debug.iter().all(|(_, v)| (10_000.0..16_909.0).contains(v)), "{debug:?}");
+    }
+    // With no percentiles configured, each command's line is empty.
+    let bare = |info: &str| -> Vec<String> {
+        let mut v: Vec<String> =
+            info.lines().filter(|l| l.starts_with("latency_percentiles_usec_")).map(String::from).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(bare(&seen[0].3), bare(&seen[1].3));
+    assert!(bare(&seen[1].3).iter().all(|l| l.ends_with(':')));
+
+    // LATENCY HISTOGRAM: per command, its calls and its buckets' labels and running counts.
+    let histograms = |v: &Value| -> Vec<Histogram> {
+        let Value::Array(items) = v else { panic!("{v:?}") };
+        let mut out: Vec<_> = items
+            .chunks(2)
+            .map(|kv| {
+                let (Value::Bulk(name), Value::Array(fields)) = (&kv[0], &kv[1]) else { panic!("{kv:?}") };
+                let [Value::Bulk(calls_name), Value::Int(calls), Value::Bulk(hist_name), Value::Array(buckets)] =
+                    &fields[..]
+                else {
+                    panic!("{fields:?}")
+                };
+                assert_eq!((&calls_name[..], &hist_name[..]), (&b"calls"[..], &b"histogram_usec"[..]));
+                let buckets: Vec<(i64, i64)> = buckets
+                    .chunks(2)
+                    .map(|b| match b {
+                        [Value::Int(l), Value::Int(n)] => (*l, *n),
+                        _ => panic!("{b:?}"),
+                    })
+                    .collect();
+                (String::from_utf8_lossy(name).into_owned(), *calls, buckets)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    };
+    let (r, t) = (histograms(&seen[0].1), histograms(&seen[1].1));
+    let calls = |h: &[Histogram]| -> Vec<(String, i64)> { h.iter().map(|(n, c, _)| (n.clone(), *c)).collect() };
+    assert_eq!(calls(&r), calls(&t));
+    for (name, n, buckets) in r.iter().chain(&t) {
+        assert!(buckets.iter().all(|(l, _)| labels.contains(l)), "{name} {buckets:?}");
+        assert!(buckets.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1), "{name} {buckets:?}");
+        assert_eq!(buckets.last().map(|b| b.1), Some(*n), "{name}: every call counted {buckets:?}");
+    }
+    for h in [&r, &t] {
+        let debug = &h.iter().find(|(n, ..)| n == "debug").expect("debug").2;
+        assert_eq!(debug, &[(16908, 1)], "a 10 ms sleep is in 16,777,216 ns' bucket");
+    }
+    // Named commands: unknown ones left out, a container command's subcommands that ran.
+    let names = |v: &Value| -> Vec<String> {
+        let Value::Array(items) = v else { panic!("{v:?}") };
+        let mut names: Vec<String> = items
+            .iter()
+            .step_by(2)
+            .map(|n| if let Value::Bulk(b) = n { String::from_utf8_lossy(b).into_owned() } else { panic!("{n:?}") })
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&seen[0].2), names(&seen[1].2));
+    // Named twice, listed twice; CONFIG brings the one subcommand that ran since RESETSTAT.
+    assert_eq!(names(&seen[1].2), ["config|resetstat", "debug", "debug", "get"]);
 }

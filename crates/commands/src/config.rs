@@ -56,6 +56,8 @@ pub struct Settings {
     pub dir: String,
     /// `save` points (accepted; persistence is not implemented yet).
     pub save: String,
+    /// `latency-tracking-info-percentiles`: the percentiles INFO latencystats reports.
+    pub latency_percentiles: Vec<f64>,
     /// `appendonly` (accepted; persistence is not implemented yet).
     pub appendonly: bool,
     /// `maxmemory-policy` (always noeviction).
@@ -114,6 +116,7 @@ impl Default for Settings {
             pidfile: String::new(),
             dir: std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_else(|_| ".".into()),
             save: String::new(),
+            latency_percentiles: vec![50.0, 99.0, 99.9],
             appendonly: false,
             maxmemory_policy: "noeviction".into(),
             requirepass: String::new(),
@@ -685,6 +688,34 @@ pub static PARAMS: &[Param] = &[
         kind: Kind::Bool {
             get: |c| c.latency_tracking.load(Relaxed),
             set: |c, v| c.latency_tracking.store(v, Relaxed),
+        },
+    },
+    Param {
+        name: "latency-tracking-info-percentiles",
+        immutable: false,
+        protected: false,
+        kind: Kind::Str {
+            get: |c| {
+                let names: Vec<String> =
+                    settings(c).latency_percentiles.iter().map(|&p| crate::hdr::percentile_name(p)).collect();
+                names.join(" ")
+            },
+            set: |c, v| {
+                // Split on single spaces as Redis does: an empty field is not a number.
+                let mut percentiles = Vec::new();
+                for field in v.split(' ').filter(|_| !v.is_empty()) {
+                    let p = crate::util::parse_double(field.as_bytes())
+                        .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+                    if !(0.0..=100.0).contains(&p) {
+                        return Err(
+                            "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into()
+                        );
+                    }
+                    percentiles.push(p);
+                }
+                c.settings.write().latency_percentiles = percentiles;
+                Ok(())
+            },
         },
     },
     Param {

@@ -425,7 +425,20 @@ fn section(ctx: &Ctx<'_>, name: &str, o: &mut String) {
                 let _ = write!(o, "errorstat_{code}:count={n}\r\n");
             }
         }
-        "latencystats" => o.push_str("# Latencystats\r\n"),
+        "latencystats" => {
+            o.push_str("# Latencystats\r\n");
+            let percentiles = srv.config.settings.read().latency_percentiles.clone();
+            for (id, r) in srv.registry.all() {
+                let Some(h) = srv.stats.histogram(id) else { continue };
+                let _ = write!(o, "latency_percentiles_usec_{}:", r.fullname);
+                for (i, &p) in percentiles.iter().enumerate() {
+                    let sep = if i + 1 < percentiles.len() { "," } else { "" };
+                    let usec = crate::hdr::percentile(&h, p) as f64 / 1000.0;
+                    let _ = write!(o, "p{}={usec:.3}{sep}", crate::hdr::percentile_name(p));
+                }
+                o.push_str("\r\n");
+            }
+        }
         "cluster" => {
             o.push_str("# Cluster\r\n");
             field!(o, "cluster_enabled", 0);

@@ -12,6 +12,7 @@ pub mod cmd;
 pub mod config;
 pub mod dispatch;
 pub mod docs;
+pub mod hdr;
 pub mod info;
 pub mod latency_report;
 mod ldouble;

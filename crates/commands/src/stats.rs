@@ -19,25 +19,9 @@ pub struct CmdStat {
     pub rejected: AtomicU64,
     /// Executed and replied with an error.
     pub failed: AtomicU64,
-    /// Latency histogram (LATENCY HISTOGRAM): bucket `k` counts executions that took at most
-    /// 1024·2^k ns, the log-2 buckets Redis reports; the last one everything longer.
-    pub hist: [AtomicU64; HIST_BUCKETS],
-}
-
-/// Buckets of a command's latency histogram: 1.024 µs · 2^k up to about a second, then the rest.
-pub const HIST_BUCKETS: usize = 21;
-
-/// The histogram bucket of a duration of `us` microseconds.
-#[inline]
-fn bucket(us: u64) -> usize {
-    // The smallest k with us·1000 <= 1024·2^k: the bit length of (ns - 1) / 1024.
-    let above = us.saturating_mul(1000).saturating_sub(1) >> 10;
-    ((u64::BITS - above.leading_zeros()) as usize).min(HIST_BUCKETS - 1)
-}
-
-/// The label Redis gives bucket `k`: its upper bound in whole microseconds.
-pub fn bucket_usec(k: usize) -> u64 {
-    (1024u64 << k) / 1000
+    /// Latency histogram (INFO latencystats, LATENCY HISTOGRAM), [`crate::hdr`]'s slots,
+    /// allocated at the first execution timed (24 KB): most commands never run.
+    pub hist: std::sync::OnceLock<Box<[AtomicU64]>>,
 }
 
 #[inline]
@@ -101,7 +85,9 @@ impl WorkerStats {
     /// Records how long an execution of `id` took.
     #[inline]
     pub fn latency(&self, id: CommandId, us: u64) {
-        bump(&self.cmds[id as usize].hist[bucket(us)], 1);
+        let hist =
+            self.cmds[id as usize].hist.get_or_init(|| (0..crate::hdr::COUNTS).map(|_| AtomicU64::new(0)).collect());
+        bump(&hist[crate::hdr::slot(us)], 1);
     }
 
     /// Records a rejection of `id` before execution.
@@ -134,7 +120,7 @@ impl WorkerStats {
             c.usec.store(0, Relaxed);
             c.rejected.store(0, Relaxed);
             c.failed.store(0, Relaxed);
-            for b in &c.hist {
+            for b in c.hist.get().into_iter().flat_map(|h| h.iter()) {
                 b.store(0, Relaxed);
             }
         }
@@ -197,15 +183,17 @@ impl Stats {
         self.workers.iter().map(|w| f(w.cmd(id)).load(Relaxed)).sum()
     }
 
-    /// A command's latency histogram summed over workers.
-    pub fn histogram(&self, id: CommandId) -> [u64; HIST_BUCKETS] {
-        let mut out = [0; HIST_BUCKETS];
-        for w in self.workers.iter() {
-            for (o, b) in out.iter_mut().zip(&w.cmd(id).hist) {
+    /// A command's latency histogram ([`crate::hdr`]'s slots) summed over workers; `None` when
+    /// no execution of it was timed (since CONFIG RESETSTAT).
+    pub fn histogram(&self, id: CommandId) -> Option<Vec<u64>> {
+        let mut out: Option<Vec<u64>> = None;
+        for h in self.workers.iter().filter_map(|w| w.cmd(id).hist.get()) {
+            let sum = out.get_or_insert_with(|| vec![0; crate::hdr::COUNTS]);
+            for (o, b) in sum.iter_mut().zip(h.iter()) {
                 *o += b.load(Relaxed);
             }
         }
-        out
+        out.filter(|h| h.iter().any(|&n| n > 0))
     }
 
     /// Records an error reply whose text starts with `msg`. The code is the first word when it
@@ -240,20 +228,5 @@ impl Stats {
         self.errors.lock().clear();
         self.total_errors.store(0, Relaxed);
         self.limit_disconnects.store(0, Relaxed);
-    }
-}
-
-#[cfg(test)]
-mod hist_tests {
-    use super::{bucket, bucket_usec, HIST_BUCKETS};
-
-    #[test]
-    fn buckets_are_redis_log2_steps_of_1024_ns() {
-        assert_eq!(bucket(0), 0);
-        assert_eq!(bucket(1), 0, "1000 ns <= 1024 ns");
-        assert_eq!(bucket(2), 1);
-        assert_eq!(bucket(1000), 10, "1 ms <= 1024·2^10 ns");
-        assert_eq!(bucket(u64::MAX), HIST_BUCKETS - 1);
-        assert_eq!((bucket_usec(0), bucket_usec(1), bucket_usec(10)), (1, 2, 1048));
     }
 }

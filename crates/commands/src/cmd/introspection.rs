@@ -153,7 +153,8 @@ pub fn latency_graph(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 /// LATENCY HISTOGRAM [command ...]: for each command that ran (all of them without
-/// arguments), its calls and the cumulative count per latency bucket, as Redis reports them.
+/// arguments; a container command named brings its subcommands that ran), its calls and the
+/// running count at each of Redis' latency buckets ([`crate::hdr::cumulative`]).
 pub fn latency_histogram(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let reg = &ctx.srv.registry;
     let mut ids = Vec::new();
@@ -167,13 +168,13 @@ pub fn latency_histogram(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
                 (Some(id), Some(sub)) => reg.lookup_sub(id, sub),
                 (None, _) => None,
             };
-            if let Some(id) = found.filter(|id| !ids.contains(id)) {
+            if let Some(id) = found {
                 ids.push(id);
+                ids.extend(reg.children(id).map(|(sub, _)| sub));
             }
         }
     }
-    let hists: Vec<_> =
-        ids.into_iter().map(|id| (id, ctx.srv.stats.histogram(id))).filter(|(_, h)| h.iter().any(|&n| n > 0)).collect();
+    let hists: Vec<_> = ids.into_iter().filter_map(|id| Some((id, ctx.srv.stats.histogram(id)?))).collect();
     let r = &mut *ctx.reply;
     r.map(hists.len());
     for (id, h) in &hists {
@@ -182,15 +183,11 @@ pub fn latency_histogram(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         r.bulk(b"calls");
         r.int(h.iter().sum::<u64>() as i64);
         r.bulk(b"histogram_usec");
-        let used = h.iter().filter(|&&n| n > 0).count();
-        r.map(used);
-        let mut cumulative = 0;
-        for (k, &n) in h.iter().enumerate() {
-            cumulative += n;
-            if n > 0 {
-                r.int(crate::stats::bucket_usec(k) as i64);
-                r.int(cumulative as i64);
-            }
+        let buckets = crate::hdr::cumulative(h);
+        r.map(buckets.len());
+        for (usec, count) in buckets {
+            r.int(usec as i64);
+            r.int(count as i64);
         }
     }
     Ok(())
