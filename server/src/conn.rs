@@ -604,7 +604,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         {
             let reply = &mut self.st.borrow_mut().reply;
             match outcome {
-                Outcome::Served(bytes) => reply.raw_bytes(&bytes),
+                Outcome::Served(bytes) => {
+                    reply.raw_bytes(&bytes);
+                    if let Some((id, us)) = req.latency {
+                        self.srv.stats.worker(self.worker).latency(id, us);
+                    }
+                }
                 Outcome::Error => reply.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
                 Outcome::TimedOut | Outcome::Waiting => tumbler_commands::cmd::lists::timeout_reply(&w.op, reply),
             }

@@ -415,6 +415,13 @@ fn latency_stats_and_histograms_as_redis() {
             for cmd in [&["SET", "k", "v"][..], &["GET", "k"], &["GET", "k"], &["DEBUG", "SLEEP", "0.01"]] {
                 c.cmd_str(cmd);
             }
+            // A blocked command's latency is recorded when it is served, not when it times out.
+            assert_eq!(c.cmd_str(&["BLPOP", "nothing", "0.01"]), b"*-1\r\n");
+            let mut waiter = RawConn::connect(addr).unwrap();
+            waiter.send(&encode(&[b"BLPOP", b"q", b"5"])).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            assert_eq!(c.cmd_str(&["RPUSH", "q", "x"]), b":1\r\n");
+            assert_eq!(waiter.read_reply().unwrap(), b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
             let info = String::from_utf8_lossy(&c.cmd_str(&["INFO", "latencystats"])).into_owned();
             let all = parse(&c.cmd_str(&["LATENCY", "HISTOGRAM"])).0;
             let some = parse(&c.cmd_str(&["LATENCY", "HISTOGRAM", "debug", "nosuch", "debug", "GET", "config"])).0;
@@ -506,6 +513,7 @@ fn latency_stats_and_histograms_as_redis() {
     let (r, t) = (histograms(&seen[0].1), histograms(&seen[1].1));
     let calls = |h: &[Histogram]| -> Vec<(String, i64)> { h.iter().map(|(n, c, _)| (n.clone(), *c)).collect() };
     assert_eq!(calls(&r), calls(&t));
+    assert!(calls(&t).contains(&("blpop".to_string(), 1)), "{:?}", calls(&t));
     for (name, n, buckets) in r.iter().chain(&t) {
         assert!(buckets.iter().all(|(l, _)| labels.contains(l)), "{name} {buckets:?}");
         assert!(buckets.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1), "{name} {buckets:?}");

@@ -180,4 +180,7 @@ pub struct BlockRequest {
     pub waiter: Arc<Waiter>,
     /// Monotonic deadline in ms; `None` blocks forever.
     pub deadline: Option<u64>,
+    /// The blocking command and how long its call took (µs), when it was timed: its latency,
+    /// which Redis records once the command is served, never when it times out.
+    pub latency: Option<(crate::CommandId, u64)>,
 }

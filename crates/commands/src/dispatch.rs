@@ -227,7 +227,11 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) -> bool {
         // batch's time from the caller of `dispatch`, and a nested one none.)
         ctx.srv.stats.worker(ctx.worker).add_usec(id, took);
         if ctx.srv.config.latency_tracking.load(Relaxed) {
-            ctx.srv.stats.worker(ctx.worker).latency(id, took);
+            match ctx.conn.blocked.as_mut() {
+                // Left for when it is served (see [`crate::blocking::BlockRequest::latency`]).
+                Some(b) => b.latency = Some((id, took)),
+                None => ctx.srv.stats.worker(ctx.worker).latency(id, took),
+            }
         }
         record_slow(ctx, spec, args, took);
     }

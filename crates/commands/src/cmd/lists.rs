@@ -522,7 +522,7 @@ pub(crate) fn block(ctx: &mut Ctx<'_>, keys: Vec<Vec<u8>>, op: BlockOp, deadline
     let wake = ctx.conn.wake.clone();
     let w = Arc::new(Waiter::new(ctx.conn.id(), ctx.conn.db, keys, op, ctx.reply.protocol(), Box::new(move || wake())));
     ctx.srv.blocking.add(w.clone());
-    ctx.conn.blocked = Some(BlockRequest { waiter: w, deadline });
+    ctx.conn.blocked = Some(BlockRequest { waiter: w, deadline, latency: None });
 }
 
 fn bpop(ctx: &mut Ctx<'_>, args: Args<'_>, left: bool) -> CmdResult {
