@@ -7,7 +7,7 @@
 //! count at 1,024 ns and each power of two above.
 //!
 //! With two significant figures each power-of-two range holds 128 sub-buckets (256 in the
-//! first), so a value is kept to within 1/128 of itself: a bucket is one of `COUNTS` slots.
+//! first), so a value is kept to within 1/128 of itself, in one of [`COUNTS`] slots.
 
 /// Sub-buckets per bucket: the smallest power of two holding 2·10^2 (two significant figures).
 const SUB_BUCKETS: u64 = 256;
@@ -31,7 +31,12 @@ fn bucket(v: u64) -> u32 {
 /// The slot that counts an execution of `us` microseconds.
 #[inline]
 pub fn slot(us: u64) -> usize {
-    let v = us.saturating_mul(1000).clamp(1, MAX_NS);
+    slot_of_ns(us.saturating_mul(1000).clamp(1, MAX_NS))
+}
+
+/// The slot of `v` nanoseconds (unclamped: past the end above [`MAX_NS`]'s bucket).
+#[inline]
+fn slot_of_ns(v: u64) -> usize {
     let b = bucket(v);
     (((u64::from(b) + 1) << HALF_MAGNITUDE) + (v >> b) - HALF) as usize
 }
@@ -94,12 +99,6 @@ pub fn cumulative(counts: &[u64]) -> Vec<(u64, u64)> {
         level *= 2;
     }
     out
-}
-
-/// The slot of `v` nanoseconds (unclamped: may be past the end).
-fn slot_of_ns(v: u64) -> usize {
-    let b = bucket(v);
-    (((u64::from(b) + 1) << HALF_MAGNITUDE) + (v >> b) - HALF) as usize
 }
 
 /// A percentile as Redis names it in INFO: C's `%f`, trailing zeros and point trimmed.

@@ -216,10 +216,8 @@ impl Server {
         }
         // Like the expiry thread's pass, this one gives way between shards to a script or
         // EXEC that waits for the gate; the worker's clients can wait for the rest.
-        self.keyspace.help_reclaim(now, HELP_BUDGET, || {
-            passage = passage.take().and_then(|g| self.gate.yield_shared(g, worker, std::time::Duration::ZERO));
-            passage.is_some()
-        })
+        self.keyspace
+            .help_reclaim(now, HELP_BUDGET, || self.gate.yield_shared(&mut passage, worker, std::time::Duration::ZERO))
     }
 
     /// Reclaims expired keys due now (called by the expiry thread), unless DEBUG
@@ -237,10 +235,8 @@ impl Server {
         // A script or EXEC waiting for the gate waits for one shard's reclaiming, not for the
         // pass over every shard (a backlog's pass takes 64 of them); meanwhile it holds every
         // worker's slot, so every client waits with it.
-        self.keyspace.reclaim_yielding(self.clock.mono_ms(), budget, || {
-            passage = passage.take().and_then(|g| self.gate.yield_shared(g, slot, wait));
-            passage.is_some()
-        })
+        self.keyspace
+            .reclaim_yielding(self.clock.mono_ms(), budget, || self.gate.yield_shared(&mut passage, slot, wait))
     }
 }
 

@@ -73,13 +73,17 @@ impl Gate {
     }
 
     /// Lets whoever waits to enter exclusively go first, then enters again through `slot`,
-    /// waiting at most `timeout`: `None` if the gate stayed taken. With nobody waiting this is
-    /// an unlock and a lock of a slot nobody else touches. `shared` must be `slot`'s.
-    pub fn yield_shared(&self, shared: Shared, slot: usize, timeout: std::time::Duration) -> Option<Shared> {
-        // A fair unlock hands the slot straight to a parked exclusive entrant, so it cannot be
-        // taken again here before that entrant has had its turn.
-        ArcRwLockReadGuard::unlock_fair(shared);
-        self.try_shared_for(slot, timeout)
+    /// waiting at most `timeout`. `passage` is `slot`'s shared passage; it is `None` afterwards,
+    /// and the result false, if the gate stayed taken. With nobody waiting this is an unlock
+    /// and a lock of a slot nobody else touches.
+    pub fn yield_shared(&self, passage: &mut Option<Shared>, slot: usize, timeout: std::time::Duration) -> bool {
+        if let Some(g) = passage.take() {
+            // A fair unlock hands the slot straight to a parked exclusive entrant, so it cannot
+            // be taken again here before that entrant has had its turn.
+            ArcRwLockReadGuard::unlock_fair(g);
+            *passage = self.try_shared_for(slot, timeout);
+        }
+        passage.is_some()
     }
 
     /// Enters exclusively. The caller must not hold a shared guard of its own.
@@ -146,7 +150,7 @@ mod tests {
     #[test]
     fn yielding_lets_a_waiting_exclusive_entrant_in_first() {
         let gate = Arc::new(Gate::new(2));
-        let shared = gate.shared(1);
+        let mut passage = Some(gate.shared(1));
         let inside = Arc::new(AtomicUsize::new(0));
         let entrant = {
             let (gate, inside) = (gate.clone(), inside.clone());
@@ -163,13 +167,11 @@ mod tests {
         }
         assert_eq!(inside.load(Ordering::SeqCst), 0);
         // One yield: the entrant goes in and out before the shared passage is back.
-        let back = gate.yield_shared(shared, 1, std::time::Duration::from_secs(10));
-        assert!(back.is_some(), "entered again once the entrant left");
+        assert!(gate.yield_shared(&mut passage, 1, std::time::Duration::from_secs(10)), "entered again");
         assert_eq!(inside.load(Ordering::SeqCst), 1, "the entrant went first");
         entrant.join().expect("entrant");
         // With nobody waiting it is the same passage again, at once.
-        let again = gate.yield_shared(back.unwrap(), 1, std::time::Duration::ZERO);
-        assert!(again.is_some());
+        assert!(gate.yield_shared(&mut passage, 1, std::time::Duration::ZERO));
         // An entrant that stays longer than the yielder waits: no passage back, and the slot
         // is not held (the entrant got it).
         let (leave, told) = std::sync::mpsc::channel::<()>();
@@ -184,7 +186,8 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "the entrant never came");
             std::thread::yield_now();
         }
-        assert!(gate.yield_shared(again.unwrap(), 1, std::time::Duration::from_millis(5)).is_none());
+        assert!(!gate.yield_shared(&mut passage, 1, std::time::Duration::from_millis(5)));
+        assert!(passage.is_none());
         leave.send(()).expect("entrant waiting");
         entrant.join().expect("entrant");
         assert!(gate.try_shared_for(1, std::time::Duration::ZERO).is_some(), "nothing left held");
