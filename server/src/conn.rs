@@ -606,7 +606,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             match outcome {
                 Outcome::Served(bytes) => {
                     reply.raw_bytes(&bytes);
-                    if let Some((id, us)) = req.latency {
+                    // Unless latency tracking was turned off meanwhile, as Redis asks then.
+                    if let Some((id, us)) = req.latency.filter(|_| self.srv.config.latency_tracking.load(Relaxed)) {
                         self.srv.stats.worker(self.worker).latency(id, us);
                     }
                 }
