@@ -3,7 +3,8 @@
 # each table printed as it completes and everything kept in a results file (named at the end).
 #
 #   1. requests at -P 16 and at -P 1, every workload, servers pinned to CPU 0 and the load
-#      to CPU 1 (`compare`: throughput, p99 and server CPU per request, with their ratios)
+#      to CPU 1 (`compare --floor`: throughput, p99 and server CPU per request, with their
+#      ratios, and the CPU per request of servers that only answer: the floor)
 #   2. the lock workloads again unpinned (`compare --no-pin`)
 #   3. memory per lock key with 1M keys (`compare --memory`)
 #   4. expiry lag of 1M keys with TTLs spread over 2 s (`compare --expiry`)
@@ -13,12 +14,12 @@
 #      skipped, saying so, without valgrind)
 #   8. microbenchmarks and the embedded (no socket) benchmark (`micro`, `embedded`)
 #
-# About 45 minutes on a 2-core machine; run it on an otherwise idle one. `--quick` runs every
+# About 30 minutes on a 2-core machine; run it on an otherwise idle one. `--quick` runs every
 # part with tiny sizes (a minute or two): it checks the harness, its figures mean nothing.
 #
 # Usage: scripts/bench.sh [--quick] [--out FILE] [--no-build] [--bin-dir DIR]
 #   --out FILE     the results file (default target/bench/<commit>-<time>.txt)
-#   --bin-dir DIR  where tumbler-server, tumbler, compare, micro and embedded are (default:
+#   --bin-dir DIR  where tumbler-server, tumbler, compare, floor, micro and embedded are (default:
 #                  the release build, built first unless --no-build)
 # Needs redis-server and redis-benchmark (7.0.15 is the reference), jq, and valgrind for part 7.
 set -euo pipefail
@@ -44,7 +45,7 @@ if ((build)); then
   cargo build --release -p tumbler-server -p tumbler-cli -p tumbler-benches
 fi
 bin=$(realpath "${bin:-${CARGO_TARGET_DIR:-target}/release}")
-for b in tumbler-server tumbler compare micro embedded; do
+for b in tumbler-server tumbler compare floor micro embedded; do
   [ -x "$bin/$b" ] || { echo "no $b in $bin (build it, or see --bin-dir)" >&2; exit 1; }
 done
 if [ -z "$out" ]; then
@@ -87,8 +88,8 @@ started=$(date +%s)
   echo "tumbler $(git describe --always --dirty 2>/dev/null || echo '?') against $(redis-server --version)"
   echo "$(nproc) cores, $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%F %T') UTC"
 } | tee -a "$out"
-part "requests, -P 16, pinned" "$bin/compare" "${p16[@]}" --pipeline 16 --workloads "$all"
-part "requests, -P 1, pinned" "$bin/compare" "${p1[@]}" --pipeline 1 --workloads "$all"
+part "requests, -P 16, pinned" "$bin/compare" "${p16[@]}" --pipeline 16 --workloads "$all" --floor
+part "requests, -P 1, pinned" "$bin/compare" "${p1[@]}" --pipeline 1 --workloads "$all" --floor
 part "requests, -P 16, unpinned" "$bin/compare" "${unpinned[@]}" "${unpinned_requests[@]}" --pipeline 16 --workloads "$locks" --no-pin
 part "requests, -P 1, unpinned" "$bin/compare" "${unpinned[@]}" --pipeline 1 --workloads "$locks" --no-pin
 part "memory per lock key" "$bin/compare" --memory "$memory"

@@ -74,6 +74,27 @@ fn compare_table(lines: &[&str], workloads: &[&str], p: u32) {
     }
 }
 
+/// The floor table of `compare --floor`, after the main one: per workload, redis-server's and
+/// tumbler's CPU per request as the main table gives them, then each floor server's (epoll, and
+/// io_uring where the kernel has it) with its ratio to redis-server's.
+fn floor_table(lines: &[&str], workloads: &[&str], p: u32) {
+    let split = lines.iter().position(|l| l.starts_with("the floor:")).expect("floor table");
+    let (main, floor) = lines.split_at(split);
+    let uring = !lines.iter().any(|l| l.starts_with("compare: no uring floor: "));
+    let header = floor.get(1).expect("floor header");
+    assert!(header.contains("epoll ns") && header.contains("uring ns") == uring, "{header}");
+    for w in workloads {
+        let label = format!("{w:<12} {p:>3}");
+        let numbers = row(floor, &label);
+        positive(&label, &numbers, if uring { 7 } else { 5 });
+        assert_eq!(numbers[..3], row(main, &label)[6..], "{label}: the main table's CPU figures");
+        for i in (3..numbers.len()).step_by(2) {
+            let ratio = numbers[i] / numbers[0];
+            assert!((ratio - numbers[i + 1]).abs() <= 0.01 + ratio * 0.01, "{label}: {numbers:?}");
+        }
+    }
+}
+
 #[test]
 fn quick_run_prints_every_table_for_both_servers() {
     for tool in ["redis-server", "redis-benchmark", "jq"] {
@@ -97,8 +118,10 @@ fn quick_run_prints_every_table_for_both_servers() {
     assert_eq!(out, shown, "the results file keeps what was shown");
     assert!(!out.contains("FAILED"), "{out}");
 
-    compare_table(&part(&out, "requests, -P 16, pinned"), &ALL, 16);
-    compare_table(&part(&out, "requests, -P 1, pinned"), &ALL, 1);
+    for (title, p) in [("requests, -P 16, pinned", 16), ("requests, -P 1, pinned", 1)] {
+        compare_table(&part(&out, title), &ALL, p);
+        floor_table(&part(&out, title), &ALL, p);
+    }
     compare_table(&part(&out, "requests, -P 16, unpinned"), &LOCKS, 16);
     compare_table(&part(&out, "requests, -P 1, unpinned"), &LOCKS, 1);
 

@@ -17,6 +17,11 @@
 //!        [--pipeline 1,16] [--workloads set-nx-px,get,del,pexpire,evalsha-cad,delifeq,ping-inline]
 //!        [--no-pin]
 //!
+//! `--floor` adds a third table: the CPU per request of two servers that do nothing but
+//! answer (`floor --io epoll` and `floor --io uring`, beside this binary), run in the same
+//! rounds. No server that reads and writes sockets on this machine can cost less, so a ratio
+//! below the floor's cannot be reached by any work saved in user space.
+//!
 //! `--memory N` instead loads N lock keys (`lock:<n>`, a 20-byte token, PX 600000) into each
 //! server and reports the memory each key costs: INFO `used_memory` and the process's RSS,
 //! after minus before, divided by N.
@@ -43,6 +48,8 @@ struct Opts {
     pipelines: Vec<u32>,
     workloads: Vec<String>,
     pin: bool,
+    /// Also run the floor servers.
+    floor: bool,
     /// Lock keys for the memory comparison (0: run the load comparison).
     memory: u64,
     /// Keys for the expiry-lag comparison (0: none).
@@ -61,6 +68,7 @@ fn parse_opts() -> Opts {
         pipelines: vec![1, 16],
         workloads: ["set-nx-px", "get", "del", "pexpire"].iter().map(|s| s.to_string()).collect(),
         pin: cpus >= 2,
+        floor: false,
         memory: 0,
         expiry: 0,
         expiry_after: 1000,
@@ -74,8 +82,12 @@ fn parse_opts() -> Opts {
             print!("{USAGE}");
             std::process::exit(0);
         }
-        if flag == "--no-pin" {
-            o.pin = false;
+        if flag == "--no-pin" || flag == "--floor" {
+            if flag == "--floor" {
+                o.floor = true;
+            } else {
+                o.pin = false;
+            }
             i += 1;
             continue;
         }
@@ -108,7 +120,7 @@ fn parse_opts() -> Opts {
 }
 
 const USAGE: &str = "\
-Usage: compare [--rounds N] [--requests N] [--pipeline 1,16] [--workloads LIST] [--no-pin]
+Usage: compare [--rounds N] [--requests N] [--pipeline 1,16] [--workloads LIST] [--no-pin] [--floor]
        compare --memory N | --expiry N [--expiry-after MS] | --storm KEYS_PER_SECOND
 
 Starts redis-server and tumbler-server (the one beside this binary) on free loopback ports and
@@ -121,6 +133,8 @@ then where that CPU time went (the kernel's share, and the server's sleeps per 1
   --workloads LIST    set-nx-px,get,del,pexpire,evalsha-cad,delifeq,ping-inline,mset,mget
                       (set-nx-px,get,del,pexpire)
   --no-pin            do not pin the servers to CPU 0 and the load to CPU 1
+  --floor             also run two servers that only answer (floor, beside this binary: epoll
+                      and io_uring) and show their CPU per request: the least any server costs
   --memory N          bytes per lock key with N keys loaded instead
   --expiry N          expiry lag of N keys with TTLs spread over 2 s instead
   --expiry-after MS   the shortest TTL of --expiry (1000)
@@ -161,22 +175,48 @@ fn pinned(pin: bool, cpu: &str, program: &Path) -> Command {
 }
 
 fn start(name: &'static str, program: &Path, pin: bool) -> Server {
+    let started = start_with(name, program, pin, |port, dir| {
+        let port = port.to_string();
+        let dir = dir.display().to_string();
+        ["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", &dir]
+            .map(str::to_string)
+            .to_vec()
+    });
+    started.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Starts `program` with the arguments `args` gives for its port and directory, and waits
+/// until it accepts connections; says why not if it exits or does not listen within 10 s.
+fn start_with(
+    name: &'static str,
+    program: &Path,
+    pin: bool,
+    args: impl Fn(u16, &Path) -> Vec<String>,
+) -> Result<Server, String> {
     let port = free_port();
     let dir = tempfile::tempdir().expect("temp dir");
+    let errors = dir.path().join("stderr");
     let child = pinned(pin, "0", program)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .args(["--dir", &dir.path().display().to_string()])
+        .args(args(port, dir.path()))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&errors).map_err(|e| format!("{}: {e}", errors.display()))?)
         .spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+        .map_err(|e| format!("starting {}: {e}", program.display()))?;
+    // Dropped (and killed) on the way out unless it starts.
+    let mut server = Server { name, port, child, _dir: dir };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "{name} did not start");
+        if let Ok(Some(status)) = server.child.try_wait() {
+            let err = std::fs::read_to_string(&errors).unwrap_or_default();
+            return Err(format!("{name} did not start ({status}): {}", err.trim()));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{name} did not start within 10 s"));
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Server { name, port, child, _dir: dir }
+    Ok(server)
 }
 
 /// CPU time in ns used so far by every thread of a process.
@@ -386,16 +426,31 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn tumbler_binary() -> PathBuf {
+/// The binary `name` of package `package` beside this one, built if it is not there.
+fn sibling(name: &str, package: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("exe");
     let dir = exe.parent().expect("target dir");
-    let bin = dir.join("tumbler-server");
+    let bin = dir.join(name);
     if !bin.exists() {
-        let st =
-            Command::new(env!("CARGO")).args(["build", "--release", "-p", "tumbler-server"]).status().expect("cargo");
+        let st = Command::new(env!("CARGO")).args(["build", "--release", "-p", package]).status().expect("cargo");
         assert!(st.success());
     }
     bin
+}
+
+/// The floor servers of `--floor`, one per way of doing I/O; one that cannot run here (no
+/// io_uring) is left out, saying why.
+fn floors(pin: bool) -> Vec<Server> {
+    let bin = sibling("floor", "tumbler-benches");
+    let mut floors = Vec::new();
+    for (name, io) in [("epoll", "epoll"), ("uring", "uring")] {
+        let args = |port: u16, _: &Path| ["--port", &port.to_string(), "--io", io].map(str::to_string).to_vec();
+        match start_with(name, &bin, pin, args) {
+            Ok(server) => floors.push(server),
+            Err(e) => eprintln!("compare: no {name} floor: {e}"),
+        }
+    }
+    floors
 }
 
 /// A field of INFO `section` of the server on `port`, if it has one.
@@ -664,7 +719,7 @@ fn main() {
         assert!(pinned.is_ok_and(|s| s.success()), "taskset could not pin this process to CPU 1");
     }
     let redis = start("redis", Path::new("redis-server"), o.pin);
-    let tumbler = start("tumbler", &tumbler_binary(), o.pin);
+    let tumbler = start("tumbler", &sibling("tumbler-server", "tumbler-server"), o.pin);
     if o.memory > 0 {
         memory(&o, &redis, &tumbler);
         return;
@@ -702,32 +757,40 @@ fn main() {
         "tumb ns",
         "ratio"
     );
-    let mut breakdown = Vec::new();
+    let floors = if o.floor { floors(o.pin) } else { Vec::new() };
+    let servers: Vec<&Server> = [&redis, &tumbler].into_iter().chain(&floors).collect();
+    let (mut breakdown, mut floor_rows) = (Vec::new(), Vec::new());
     for w in &o.workloads {
         for &p in &o.pipelines {
-            let (mut r, mut t) = (Vec::new(), Vec::new());
+            let mut samples: Vec<Vec<Sample>> = servers.iter().map(|_| Vec::new()).collect();
             for round in 0..o.rounds {
-                // Alternate which server goes first so drift affects both alike.
-                if round % 2 == 0 {
-                    r.push(run(&redis, w, p, &o));
-                    t.push(run(&tumbler, w, p, &o));
-                } else {
-                    t.push(run(&tumbler, w, p, &o));
-                    r.push(run(&redis, w, p, &o));
+                // Each round starts with the next server, so that drift affects all alike.
+                for i in (0..servers.len()).map(|i| (i + round) % servers.len()) {
+                    samples[i].push(run(servers[i], w, p, &o));
                 }
             }
             let m = |v: &[Sample], f: fn(&Sample) -> f64| median(v.iter().map(f).collect());
-            let (rr, tr) = (m(&r, |s| s.rps), m(&t, |s| s.rps));
-            let (rp, tp) = (m(&r, |s| s.p99_ms), m(&t, |s| s.p99_ms));
-            let (rc, tc) = (m(&r, |s| s.cpu_ns_per_req), m(&t, |s| s.cpu_ns_per_req));
+            let (r, t) = (&samples[0], &samples[1]);
+            if o.floor {
+                let (rc, tc) = (m(r, |s| s.cpu_ns_per_req), m(t, |s| s.cpu_ns_per_req));
+                let mut row = format!("{:<12} {:>3} | {:>9.0} {:>9.0} {:>6.2}", w, p, rc, tc, tc / rc);
+                for f in &samples[2..] {
+                    let fc = m(f, |s| s.cpu_ns_per_req);
+                    row += &format!(" | {:>9.0} {:>6.2}", fc, fc / rc);
+                }
+                floor_rows.push(row);
+            }
+            let (rr, tr) = (m(r, |s| s.rps), m(t, |s| s.rps));
+            let (rp, tp) = (m(r, |s| s.p99_ms), m(t, |s| s.p99_ms));
+            let (rc, tc) = (m(r, |s| s.cpu_ns_per_req), m(t, |s| s.cpu_ns_per_req));
             breakdown.push(format!(
                 "{:<12} {:>3} | {:>8.0}% {:>8.0}% | {:>12.2} {:>12.2}",
                 w,
                 p,
-                100.0 * m(&r, |s| s.sys_share),
-                100.0 * m(&t, |s| s.sys_share),
-                m(&r, |s| s.sleeps_per_k),
-                m(&t, |s| s.sleeps_per_k)
+                100.0 * m(r, |s| s.sys_share),
+                100.0 * m(t, |s| s.sys_share),
+                m(r, |s| s.sleeps_per_k),
+                m(t, |s| s.sleeps_per_k)
             ));
             println!(
                 "{:<12} {:>3} | {:>10.0} {:>10.0} {:>6.2} | {:>8.3} {:>8.3} {:>6.2} | {:>9.0} {:>9.0} {:>6.2}",
@@ -753,5 +816,21 @@ fn main() {
     );
     for line in breakdown {
         println!("{line}");
+    }
+    if o.floor {
+        println!();
+        let names: Vec<String> = floors.iter().map(|f| format!("--io {}", f.name)).collect();
+        println!(
+            "the floor: CPU per request of servers that only answer (floor {}), medians; ratios to redis",
+            names.join(", ")
+        );
+        let mut header = format!("{:<12} {:>3} | {:>9} {:>9} {:>6}", "workload", "P", "redis ns", "tumb ns", "ratio");
+        for f in &floors {
+            header += &format!(" | {:>9} {:>6}", format!("{} ns", f.name), "ratio");
+        }
+        println!("{header}");
+        for line in floor_rows {
+            println!("{line}");
+        }
     }
 }
