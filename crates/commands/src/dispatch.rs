@@ -32,17 +32,18 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<CommandId> {
 /// [`dispatch`]: the command's id and whether it was timed, if it ran.
 fn run(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<(CommandId, bool)> {
     let name = args.get(0);
-    // Redis' defence against cross-protocol scripting: a browser POSTing to the port.
-    if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
-        tracing::warn!(
-            "possible security attack detected: a client sent '{}'; connection closed",
-            String::from_utf8_lossy(name)
-        );
-        ctx.conn.close_now = true;
-        return None;
-    }
     let reg = &ctx.srv.registry;
     let Some(mut id) = reg.lookup(name) else {
+        // Redis' defence against cross-protocol scripting: a browser POSTing to the port.
+        // Neither name is a command, so looking it up first changes nothing.
+        if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
+            tracing::warn!(
+                "possible security attack detected: a client sent '{}'; connection closed",
+                String::from_utf8_lossy(name)
+            );
+            ctx.conn.close_now = true;
+            return None;
+        }
         let mut msg = Vec::with_capacity(96);
         errors::unknown_command(&mut msg, name, args.iter().skip(1));
         reject(ctx, None, &msg);
@@ -216,6 +217,7 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) -> bool {
         let reply = &mut *ctx.reply;
         ctx.conn.info.take_messages(|m| reply.insert_raw(mark, m));
     }
+    let stats = ctx.srv.stats.worker(ctx.worker);
     if let Some(t0) = started {
         let end = ctx.srv.clock.mono_us();
         if !nested {
@@ -225,12 +227,12 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) -> bool {
         // INFO commandstats' time, as Redis counts it: the command's own, nested ones (run by
         // EXEC or a script) included. (Untimed, a top-level command gets a share of its
         // batch's time from the caller of `dispatch`, and a nested one none.)
-        ctx.srv.stats.worker(ctx.worker).add_usec(id, took);
+        stats.add_usec(id, took);
         if ctx.srv.config.latency_tracking.load(Relaxed) {
             match ctx.conn.blocked.as_mut() {
                 // Left for when it is served (see [`crate::blocking::BlockRequest::latency`]).
                 Some(b) => b.latency = Some((id, took)),
-                None => ctx.srv.stats.worker(ctx.worker).latency(id, took),
+                None => stats.latency(id, took),
             }
         }
         record_slow(ctx, spec, args, took);
@@ -251,7 +253,7 @@ pub(crate) fn call(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) -> bool {
             ctx.srv.stats.error(text);
         }
     }
-    ctx.srv.stats.worker(ctx.worker).call(id, failed);
+    stats.call(id, failed);
     timed
 }
 
