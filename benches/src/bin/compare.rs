@@ -82,12 +82,13 @@ fn parse_opts() -> Opts {
             print!("{USAGE}");
             std::process::exit(0);
         }
-        if flag == "--no-pin" || flag == "--floor" {
-            if flag == "--floor" {
-                o.floor = true;
-            } else {
-                o.pin = false;
-            }
+        // The options without a value.
+        match flag {
+            "--no-pin" => o.pin = false,
+            "--floor" => o.floor = true,
+            _ => {}
+        }
+        if matches!(flag, "--no-pin" | "--floor") {
             i += 1;
             continue;
         }
