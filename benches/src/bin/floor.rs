@@ -2,7 +2,8 @@
 //! but answer it.
 //!
 //! `compare --floor` runs this beside redis-server and tumbler-server. It keeps no data: it
-//! finds where each request ends (RESP multibulk or inline), and answers it with a reply the
+//! reads each request with tumbler's own RESP parser (`tumbler_proto`, tens of nanoseconds a
+//! request), and answers it with a reply the
 //! size of a real server's (a 20-byte bulk string for GET, one per key for MGET, an integer
 //! for DEL, PEXPIRE and the release commands, +PONG for PING, +OK for anything else). Its CPU
 //! time per request is what the kernel, the network stack and the scheduler cost, plus a few
@@ -22,6 +23,7 @@ use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use tumbler_proto::{Limits, Parser, Step};
 
 const USAGE: &str = "\
 Usage: floor --port N [--bind ADDR] [--io epoll|uring]
@@ -63,49 +65,9 @@ fn main() {
     }
 }
 
-/// Where the next request in `buf` ends, and the reply it gets; `None` while it is
-/// incomplete. A malformed request is answered with an error and skipped to the end of its
-/// line, so that no input stops the server.
-fn next_request(buf: &[u8]) -> Option<(usize, Reply)> {
-    let line_end = |from: usize| buf[from..].iter().position(|&b| b == b'\n').map(|i| from + i + 1);
-    if buf.first() != Some(&b'*') {
-        // Inline: one line, its first word names the command. An empty line gets no reply.
-        let end = line_end(0)?;
-        let word = buf[..end].split(|b| b.is_ascii_whitespace()).find(|w| !w.is_empty());
-        return Some((end, word.map_or(Reply::Nothing, |w| Reply::to(w, 1))));
-    }
-    let end = line_end(0)?;
-    let Some(argc) = number(&buf[1..end]) else { return Some((end, Reply::Error)) };
-    let (mut at, mut name) = (end, None);
-    for _ in 0..argc {
-        let header_end = line_end(at)?;
-        let len = match (buf[at], number(&buf[at + 1..header_end])) {
-            (b'$', Some(len)) => len,
-            _ => return Some((header_end, Reply::Error)),
-        };
-        let arg_end = header_end.checked_add(len)?.checked_add(2)?;
-        if buf.len() < arg_end {
-            return None;
-        }
-        name.get_or_insert(header_end..header_end + len);
-        at = arg_end;
-    }
-    Some((at, name.map_or(Reply::Nothing, |n| Reply::to(&buf[n], argc))))
-}
-
-/// The decimal number of a RESP header line (after its type byte, up to `\r\n`).
-fn number(line: &[u8]) -> Option<usize> {
-    let digits = line.strip_suffix(b"\r\n").or_else(|| line.strip_suffix(b"\n"))?;
-    if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(digits.iter().fold(0, |n, d| n * 10 + usize::from(d - b'0')))
-}
-
 /// What a request is answered with: the size of what a real server would send.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Reply {
-    Nothing,
     Ok,
     Pong,
     Integer,
@@ -135,7 +97,6 @@ impl Reply {
     fn write(self, out: &mut Vec<u8>) {
         const TOKEN: &[u8] = b"$20\r\n01234567890123456789\r\n";
         match self {
-            Reply::Nothing => {}
             Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
             Reply::Pong => out.extend_from_slice(b"+PONG\r\n"),
             Reply::Integer => out.extend_from_slice(b":1\r\n"),
@@ -154,6 +115,7 @@ impl Reply {
 /// A connection's unanswered bytes and unsent replies.
 #[derive(Default)]
 struct Pending {
+    parser: Parser,
     /// The start of a request whose end has not arrived yet.
     partial: Vec<u8>,
     /// Replies not yet handed to the kernel.
@@ -161,7 +123,9 @@ struct Pending {
 }
 
 impl Pending {
-    /// Answers every whole request of `partial` followed by `data`; keeps the rest.
+    /// Answers every whole request of `partial` followed by `data`; keeps the rest. Input the
+    /// parser refuses is answered with an error and dropped, so that no input stops the
+    /// server.
     fn answer(&mut self, data: &[u8]) {
         let mut stash = std::mem::take(&mut self.partial);
         let input: &[u8] = if stash.is_empty() {
@@ -171,9 +135,21 @@ impl Pending {
             &stash
         };
         let mut at = 0;
-        while let Some((len, reply)) = next_request(&input[at..]) {
-            reply.write(&mut self.out);
-            at += len;
+        loop {
+            match self.parser.next(&input[at..], Limits::default()) {
+                Ok(Step::Request { args, consumed }) => {
+                    Reply::to(args.get(0), args.len()).write(&mut self.out);
+                    at += consumed;
+                }
+                Ok(Step::Skip { consumed }) => at += consumed,
+                Ok(Step::Incomplete { .. }) => break,
+                Err(_) => {
+                    Reply::Error.write(&mut self.out);
+                    self.parser.reset();
+                    at = input.len();
+                    break;
+                }
+            }
         }
         let rest = input[at..].to_vec();
         stash.clear();
@@ -502,40 +478,48 @@ mod uring {
 
 #[cfg(test)]
 mod tests {
-    use super::{next_request, Pending, Reply};
+    use super::Pending;
+
+    /// The replies to `input`, arriving whole.
+    fn replies(input: &[u8]) -> Vec<u8> {
+        let mut p = Pending::default();
+        p.answer(input);
+        p.out
+    }
 
     #[test]
-    fn requests_end_where_resp_says_and_get_a_reply_of_their_kind() {
+    fn requests_get_a_reply_of_their_kind_once_whole() {
         let get = b"*2\r\n$3\r\nGET\r\n$4\r\nk:01\r\n";
-        assert_eq!(next_request(get), Some((get.len(), Reply::Bulk)));
+        assert_eq!(replies(get), b"$20\r\n01234567890123456789\r\n");
         for cut in 0..get.len() {
-            assert_eq!(next_request(&get[..cut]), None, "cut at {cut}");
+            assert_eq!(replies(&get[..cut]), b"", "cut at {cut}");
         }
         let mget = b"*3\r\n$4\r\nmget\r\n$1\r\na\r\n$1\r\nb\r\n";
-        assert_eq!(next_request(mget), Some((mget.len(), Reply::Bulks(2))));
-        assert_eq!(next_request(b"PING\r\n"), Some((6, Reply::Pong)));
-        assert_eq!(next_request(b"\r\n"), Some((2, Reply::Nothing)));
-        assert_eq!(next_request(b"*1\r\n$3\r\nDEL\r\n"), Some((13, Reply::Integer)));
-        assert_eq!(next_request(b"*1\r\n$3\r\nSET\r\n"), Some((13, Reply::Ok)));
-        // A bulk length that is not one: an error for that line, and the server goes on.
-        assert_eq!(next_request(b"*1\r\n$x\r\n"), Some((8, Reply::Error)));
-        assert_eq!(next_request(b"*-1\r\n"), Some((5, Reply::Error)));
-        assert_eq!(next_request(b"*0\r\n"), Some((4, Reply::Nothing)));
-        assert_eq!(next_request(b"*1\r\n$999999999\r\n"), None);
+        assert_eq!(replies(mget), b"*2\r\n$20\r\n01234567890123456789\r\n$20\r\n01234567890123456789\r\n");
+        assert_eq!(replies(b"PING\r\n"), b"+PONG\r\n");
+        assert_eq!(replies(b"\r\n"), b"");
+        assert_eq!(replies(b"*1\r\n$3\r\nDEL\r\n"), b":1\r\n");
+        assert_eq!(replies(b"*1\r\n$3\r\nSET\r\n"), b"+OK\r\n");
+        assert_eq!(replies(b"*0\r\n*-1\r\n"), b"");
+        // Input the parser refuses: an error, and the server goes on with the next read.
+        let mut p = Pending::default();
+        p.answer(b"*1\r\n$x\r\n");
+        assert_eq!(p.out, b"-ERR Protocol error\r\n");
+        p.answer(b"PING\r\n");
+        assert_eq!(p.out, b"-ERR Protocol error\r\n+PONG\r\n");
     }
 
     #[test]
     fn replies_follow_requests_however_the_bytes_are_cut() {
         let stream: Vec<u8> =
             [&b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n"[..], b"PING\r\n", b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"].concat();
-        let mut whole = Pending::default();
-        whole.answer(&stream);
-        assert_eq!(whole.out, b":1\r\n+PONG\r\n$20\r\n01234567890123456789\r\n");
+        let whole = replies(&stream);
+        assert_eq!(whole, b":1\r\n+PONG\r\n$20\r\n01234567890123456789\r\n");
         for cut in 0..=stream.len() {
             let mut p = Pending::default();
             p.answer(&stream[..cut]);
             p.answer(&stream[cut..]);
-            assert_eq!(p.out, whole.out, "cut at {cut}");
+            assert_eq!(p.out, whole, "cut at {cut}");
             assert!(p.partial.is_empty());
         }
     }
