@@ -505,7 +505,14 @@ impl<'a> KeyEntry<'a> {
 pub struct Locked<'k> {
     ks: &'k Keyspace,
     now: u64,
+    /// Sorted by database, then shard.
     parts: Vec<Part<'k>>,
+    /// The database of the first key, whose parts `index` finds.
+    db: usize,
+    /// For each shard of `db`, the index in `parts` of its lock plus one (0: not locked). A
+    /// command looks each of its keys up several times; this makes finding its part one load
+    /// (keys of other databases, for MOVE and COPY, are looked for in `parts`).
+    index: [u16; SHARDS],
 }
 
 struct Part<'k> {
@@ -519,9 +526,37 @@ enum Guard<'k> {
     Write(RwLockWriteGuard<'k, Shard>),
 }
 
+impl Part<'_> {
+    fn shard(&self) -> &Shard {
+        match &self.guard {
+            Guard::Read(g) => g,
+            Guard::Write(g) => g,
+        }
+    }
+}
+
 impl<'k> Locked<'k> {
+    /// Where in `parts` the lock covering `k` is.
+    #[inline]
+    fn part_index(&self, k: &KeyRef<'_>) -> Option<usize> {
+        if k.db == self.db {
+            return usize::from(self.index[k.shard()]).checked_sub(1);
+        }
+        self.parts.iter().position(|p| p.db == k.db && p.shard == k.shard())
+    }
+
     fn part(&self, k: &KeyRef<'_>) -> Option<&Part<'k>> {
-        self.parts.iter().find(|p| p.db == k.db && p.shard == k.shard())
+        self.part_index(k).map(|i| &self.parts[i])
+    }
+
+    /// The locked shard holding `k`, if this lock covers it.
+    fn shard_of(&self, k: &KeyRef<'_>) -> Option<&Shard> {
+        self.part(k).map(Part::shard)
+    }
+
+    /// Each locked shard, with its slot.
+    fn slots(&self) -> impl Iterator<Item = (&ShardSlot, &Shard)> {
+        self.parts.iter().map(|p| (&self.ks.dbs[p.db].shards[p.shard], p.shard()))
     }
 
     /// The live entry for a key this lock covers (`None` if absent, expired, or not covered).
@@ -546,9 +581,8 @@ impl<'k> Locked<'k> {
     /// consequence of client input.
     pub fn entry<'s>(&'s mut self, k: &KeyRef<'s>) -> KeyEntry<'s> {
         let (ks, now) = (self.ks, self.now);
-        let part =
-            self.parts.iter_mut().find(|p| p.db == k.db && p.shard == k.shard()).expect("key locked by this operation");
-        match &mut part.guard {
+        let i = self.part_index(k).expect("key locked by this operation");
+        match &mut self.parts[i].guard {
             Guard::Write(g) => KeyEntry::new(g, k, now, ks),
             Guard::Read(_) => panic!("key locked for reading only"),
         }
@@ -788,11 +822,20 @@ impl Keyspace {
     /// Keys that have expired but are still stored are removed first, in the order given, as
     /// Redis' lookups of each key would (their `expired` events come in that order).
     pub fn lock<'k>(&'k self, now: u64, write: bool, keys: &[KeyRef<'_>]) -> Locked<'k> {
+        // Several keys would miss the cache one after another as they are looked up: ask for
+        // their lines first, so that the misses overlap (see `prefetch`).
+        let many = keys.len() > 1;
+        if many {
+            self.prefetch_keys(keys);
+        }
         let mut locked = self.lock_only(now, write, keys);
+        if many {
+            locked.prefetch_entries(keys);
+        }
         let mut purge_later = false;
         for k in keys {
-            let Some(p) = locked.parts.iter_mut().find(|p| p.db == k.db && p.shard == k.shard()) else { continue };
-            match &mut p.guard {
+            let Some(i) = locked.part_index(k) else { continue };
+            match &mut locked.parts[i].guard {
                 Guard::Write(g) => {
                     if g.find(k.hash, k.key).is_some_and(|e| e.is_expired(now)) {
                         self.purge(g, k);
@@ -816,7 +859,7 @@ impl Keyspace {
         let mut ids: Vec<(usize, usize)> = keys.iter().map(|k| (k.db, k.shard())).collect();
         ids.sort_unstable();
         ids.dedup();
-        let parts = ids
+        let parts: Vec<Part<'k>> = ids
             .into_iter()
             .map(|(db, shard)| {
                 let slot = &self.dbs[db].shards[shard];
@@ -824,7 +867,15 @@ impl Keyspace {
                 Part { db, shard, guard }
             })
             .collect();
-        Locked { ks: self, now, parts }
+        // No index (no database matches it) in the case it could not hold: more parts than
+        // a u16 counts, which takes keys in over a thousand databases.
+        let db =
+            if parts.len() < usize::from(u16::MAX) { keys.first().map_or(usize::MAX, |k| k.db) } else { usize::MAX };
+        let mut index = [0u16; SHARDS];
+        for (i, p) in parts.iter().enumerate().filter(|(_, p)| p.db == db) {
+            index[p.shard] = (i + 1) as u16;
+        }
+        Locked { ks: self, now, parts, db, index }
     }
 
     /// Starts watching `k` for the transaction whose flag is `flag` (WATCH). Returns false
