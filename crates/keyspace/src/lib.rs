@@ -855,27 +855,35 @@ impl Keyspace {
         locked
     }
 
+    /// Locks the shards of `keys` in (database, shard) order, each once.
     fn lock_only<'k>(&'k self, now: u64, write: bool, keys: &[KeyRef<'_>]) -> Locked<'k> {
-        let mut ids: Vec<(usize, usize)> = keys.iter().map(|k| (k.db, k.shard())).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let parts: Vec<Part<'k>> = ids
-            .into_iter()
-            .map(|(db, shard)| {
+        // The order comes from a bitmask of shards per database, databases taken from the
+        // lowest: no sorting, and no allocation but the parts'. A command names one database
+        // (MOVE and COPY two), so the passes over `keys` are few.
+        const _: () = assert!(SHARDS <= 64);
+        let first = keys.first().map_or(usize::MAX, |k| k.db);
+        let mut parts: Vec<Part<'k>> = Vec::with_capacity(keys.len().min(SHARDS));
+        let (mut index, mut indexed) = ([0u16; SHARDS], true);
+        let mut next = keys.iter().map(|k| k.db).min();
+        while let Some(db) = next {
+            let mut mask = keys.iter().filter(|k| k.db == db).fold(0u64, |m, k| m | 1 << k.shard());
+            while mask != 0 {
+                let shard = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
                 let slot = &self.dbs[db].shards[shard];
                 let guard = if write { Guard::Write(slot.write()) } else { Guard::Read(slot.read()) };
-                Part { db, shard, guard }
-            })
-            .collect();
-        // No index (no database matches it) in the case it could not hold: more parts than
-        // a u16 counts, which takes keys in over a thousand databases.
-        let db =
-            if parts.len() < usize::from(u16::MAX) { keys.first().map_or(usize::MAX, |k| k.db) } else { usize::MAX };
-        let mut index = [0u16; SHARDS];
-        for (i, p) in parts.iter().enumerate().filter(|(_, p)| p.db == db) {
-            index[p.shard] = (i + 1) as u16;
+                parts.push(Part { db, shard, guard });
+                if db == first {
+                    // Only keys in over a thousand databases could overflow it: then no index.
+                    match u16::try_from(parts.len()) {
+                        Ok(i) => index[shard] = i,
+                        Err(_) => indexed = false,
+                    }
+                }
+            }
+            next = keys.iter().map(|k| k.db).filter(|&d| d > db).min();
         }
-        Locked { ks: self, now, parts, db, index }
+        Locked { ks: self, now, parts, db: if indexed { first } else { usize::MAX }, index }
     }
 
     /// Starts watching `k` for the transaction whose flag is `flag` (WATCH). Returns false

@@ -149,6 +149,32 @@ fn multi_key_lock_is_ordered_and_covers_all_keys() {
     }
 }
 
+/// A lock over keys of two databases (MOVE, COPY) covers both, whichever comes first, and a
+/// key it was not asked for stays outside it.
+#[test]
+fn multi_key_lock_covers_keys_of_two_databases() {
+    let ks = Keyspace::new(4);
+    let names: Vec<Vec<u8>> = (0..40).map(|i| format!("key{i}").into_bytes()).collect();
+    for (first, second) in [(3, 1), (1, 3), (2, 2)] {
+        let refs: Vec<KeyRef<'_>> =
+            names.iter().enumerate().map(|(i, n)| ks.key(if i % 2 == 0 { first } else { second }, n)).collect();
+        let mut l = ks.lock(0, true, &refs);
+        for r in &refs {
+            l.entry(r).set(NewValue::Str(r.key), Ttl::Clear);
+        }
+        for r in &refs {
+            assert_eq!(l.get(r).map(|e| e.value().to_vec()).as_deref(), Some(r.key), "{first}/{second}");
+        }
+        assert!(l.get(&ks.key(0, b"key0")).is_none(), "database 0 is not locked");
+        drop(l);
+        let expect = |db: usize| (0..40).filter(|i| [first, second][i % 2] == db).count();
+        assert_eq!((ks.dbsize(first), ks.dbsize(second)), (expect(first), expect(second)));
+        for db in [first, second] {
+            drop(ks.flush_db(db, 0));
+        }
+    }
+}
+
 #[test]
 fn keys_and_scan_see_every_live_key_once_iteration_ends() {
     let ks = Keyspace::new(1);
