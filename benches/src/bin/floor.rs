@@ -17,7 +17,11 @@
 //!   fills buffers from a ring the kernel picks from, and each round's sends are submitted
 //!   together with the wait for the next completions, in one `io_uring_enter`.
 //!
-//! Usage: floor --port N [--bind 127.0.0.1] [--io epoll|uring]
+//! `--replies each` makes the epoll loop write each reply as soon as its request is read,
+//! as a server with a task per connection does (tumbler's), instead of at the round's end:
+//! what the order of the writes costs, measured apart from everything else.
+//!
+//! Usage: floor --port N [--bind 127.0.0.1] [--io epoll|uring] [--replies round|each]
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
@@ -26,7 +30,7 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use tumbler_proto::{Limits, Parser, Step};
 
 const USAGE: &str = "\
-Usage: floor --port N [--bind ADDR] [--io epoll|uring]
+Usage: floor --port N [--bind ADDR] [--io epoll|uring] [--replies round|each]
 
 A server that answers every request and does nothing else (see benches/src/bin/floor.rs):
 the floor of CPU time per request that `compare --floor` sets beside redis-server's and
@@ -36,16 +40,24 @@ tumbler-server's.
   --bind ADDR     address to listen on (127.0.0.1)
   --io epoll      epoll, one read and one write a batch, as Redis' event loop (default)
   --io uring      io_uring: multishot receives and batched sends, no system call a request
+  --replies round with epoll, write the round's replies once every ready connection is
+                  read (default); `each`: write each as soon as its request is read
 ";
 
 fn main() {
-    let opts = tumbler_benches::Opts::parse(USAGE, &["--port", "--bind", "--io"]);
+    let opts = tumbler_benches::Opts::parse(USAGE, &["--port", "--bind", "--io", "--replies"]);
     let Some(port) = opts.text("--port").and_then(|p| p.parse::<u16>().ok()) else { opts.refuse("--port N is needed") };
     let bind = opts.text("--bind").unwrap_or("127.0.0.1");
     let io = opts.text("--io").unwrap_or("epoll");
     if !matches!(io, "epoll" | "uring") {
         opts.refuse(&format!("--io: epoll or uring, not {io:?}"));
     }
+    let each = match opts.text("--replies") {
+        None | Some("round") => false,
+        Some("each") if io == "epoll" => true,
+        Some("each") => opts.refuse("--replies each is for --io epoll"),
+        Some(other) => opts.refuse(&format!("--replies: round or each, not {other:?}")),
+    };
     // A kernel without io_uring (or with it disabled) is told before the port opens, so that
     // `compare` sees the floor fail to start rather than fail to answer.
     if io == "uring" {
@@ -58,7 +70,7 @@ fn main() {
         eprintln!("floor: cannot listen on {bind}:{port}: {e}");
         std::process::exit(1);
     });
-    let result = if io == "epoll" { epoll::serve(listener) } else { uring::serve(listener) };
+    let result = if io == "epoll" { epoll::serve(listener, each) } else { uring::serve(listener) };
     if let Err(e) = result {
         eprintln!("floor: {e}");
         std::process::exit(1);
@@ -191,7 +203,9 @@ mod epoll {
         Ok(())
     }
 
-    pub fn serve(listener: TcpListener) -> std::io::Result<()> {
+    /// Serves until an error. `each`: write each reply as soon as its request is read,
+    /// rather than at the round's end.
+    pub fn serve(listener: TcpListener, each: bool) -> std::io::Result<()> {
         listener.set_nonblocking(true)?;
         // SAFETY: a plain system call; the descriptor is checked below.
         let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
@@ -239,6 +253,13 @@ mod epoll {
                     Ok(k) => {
                         c.pending.answer(&buf[..k]);
                         ready.push(fd);
+                        if each {
+                            // Whatever is not written now (or fails) is dealt with with
+                            // the round's writes.
+                            if let Ok(k) = c.stream.write(&c.pending.out) {
+                                c.pending.out.drain(..k);
+                            }
+                        }
                     }
                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
                     Err(_) => {
