@@ -105,9 +105,7 @@ impl Keyspace {
         g.prefetch_entries(hash, |e| prefetch(e as usize));
         slot.table_at.refresh(&g);
     }
-}
 
-impl Keyspace {
     /// Pass 1 for the keys of a multi-key command, before it locks their shards.
     pub(crate) fn prefetch_keys(&self, keys: &[KeyRef<'_>]) {
         for k in keys {
