@@ -40,8 +40,9 @@ tumbler-server's.
   --bind ADDR     address to listen on (127.0.0.1)
   --io epoll      epoll, one read and one write a batch, as Redis' event loop (default)
   --io uring      io_uring: multishot receives and batched sends, no system call a request
-  --replies round with epoll, write the round's replies once every ready connection is
-                  read (default); `each`: write each as soon as its request is read
+  --replies round with epoll: write the round's replies once every ready connection is
+                  read (default)
+  --replies each  with epoll: write each reply as soon as its request is read
 ";
 
 fn main() {
@@ -253,9 +254,9 @@ mod epoll {
                     Ok(k) => {
                         c.pending.answer(&buf[..k]);
                         ready.push(fd);
-                        if each {
-                            // Whatever is not written now (or fails) is dealt with with
-                            // the round's writes.
+                        if each && !c.pending.out.is_empty() {
+                            // Whatever is not written now (or fails) is left to the round's
+                            // writes.
                             if let Ok(k) = c.stream.write(&c.pending.out) {
                                 c.pending.out.drain(..k);
                             }
